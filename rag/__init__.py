@@ -1,0 +1,1 @@
+"""Offline study assistant over Korean AWS SysOps notes."""

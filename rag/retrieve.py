@@ -1,0 +1,110 @@
+"""Retrievers with one shape, `search(query, k) -> list[Hit]`, and fusion.
+
+A `Query` carries the question, its glossary expansion, its BM25 tokens and
+its vectors per model, each computed once and shared by every retriever and
+by the composer. Fusion functions are pure: they take ranked id lists.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.embed import Embedder
+from rag.index import IndexData
+from rag.lexical import BM25, expand_query, tokenize
+from rag.types import Hit
+
+
+@dataclass
+class Query:
+    """One question, with lazily computed and cached representations."""
+
+    text: str
+    embedders: dict[str, Embedder]
+    _vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    _tokens: list[str] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def expanded(self) -> str:
+        return expand_query(self.text)
+
+    @property
+    def tokens(self) -> list[str]:
+        if self._tokens is None:
+            self._tokens = tokenize(self.expanded)
+        return self._tokens
+
+    def vector(self, model_id: str) -> np.ndarray:
+        with self._lock:
+            if model_id not in self._vectors:
+                self._vectors[model_id] = self.embedders[model_id].encode([self.expanded], query=True)[0]
+            return self._vectors[model_id]
+
+
+def rrf(rankings: list[list[str]], weights: list[float] | None = None, k: int = 60) -> list[tuple[str, float]]:
+    """Reciprocal-rank fusion: score(id) = Σ w / (k + rank), rank from 1."""
+    weights = weights or [1.0] * len(rankings)
+    scores: dict[str, float] = {}
+    for ranking, weight in zip(rankings, weights):
+        for rank, item in enumerate(ranking, 1):
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+class DenseRetriever:
+    """Cosine search in one model's FAISS index of chunks."""
+
+    def __init__(self, data: IndexData, model_id: str) -> None:
+        self.data, self.model_id = data, model_id
+
+    def search(self, query: Query, k: int) -> list[Hit]:
+        index = self.data.chunk_vectors[self.model_id]
+        k = min(k, index.ntotal)
+        if k == 0:
+            return []
+        scores, ids = index.search(query.vector(self.model_id)[None, :].astype(np.float32), k)
+        return [Hit(self.data.chunks[i], float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+
+
+class LexicalRetriever:
+    """BM25 over the chunks' Korean morphemes and English terms."""
+
+    def __init__(self, data: IndexData) -> None:
+        self.data = data
+        self.bm25 = BM25(data.chunk_tokens)
+
+    def search(self, query: Query, k: int) -> list[Hit]:
+        scores = np.asarray(self.bm25.scores(query.tokens))
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [Hit(self.data.chunks[i], float(scores[i])) for i in order if scores[i] > 0]
+
+
+class HybridRetriever:
+    """Reciprocal-rank fusion of several retrievers, each with a weight."""
+
+    def __init__(self, retrievers: list, weights: list[float], rrf_k: int = 60, depth: int = 30) -> None:
+        self.retrievers, self.weights, self.rrf_k, self.depth = retrievers, weights, rrf_k, depth
+
+    def search(self, query: Query, k: int) -> list[Hit]:
+        chunks = {}
+        rankings = []
+        for retriever in self.retrievers:
+            hits = retriever.search(query, self.depth)
+            rankings.append([h.chunk.chunk_id for h in hits])
+            chunks.update({h.chunk.chunk_id: h.chunk for h in hits})
+        fused = rrf(rankings, self.weights, self.rrf_k)[:k]
+        return [Hit(chunks[cid], score) for cid, score in fused]
+
+
+def make_retriever(data: IndexData, kind: str, model_ids: tuple[str, ...], lexical_weight: float = 1.0,
+                   rrf_k: int = 60):
+    """`bm25`, `dense` (the models fused when several), or `hybrid` (dense models + BM25)."""
+    dense = [DenseRetriever(data, m) for m in model_ids]
+    if kind == "bm25":
+        return LexicalRetriever(data)
+    if kind == "dense":
+        return dense[0] if len(dense) == 1 else HybridRetriever(dense, [1.0] * len(dense), rrf_k)
+    return HybridRetriever(dense + [LexicalRetriever(data)], [1.0] * len(dense) + [lexical_weight], rrf_k)

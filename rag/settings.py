@@ -1,0 +1,84 @@
+"""One frozen settings object, read from `rag.toml` and overridable by flags.
+
+Every field has a default and a description. An unknown key in the file is
+an error that names the key, so a typo never silently does nothing.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from rag.notes import ChunkerSettings
+
+
+class SettingsError(Exception):
+    """The settings file or a flag holds a bad value."""
+
+
+def _doc(default, description: str):
+    return field(default=default, metadata={"description": description})
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = _doc(Path("corpus"), "folder of Markdown notes to index")
+    index_dir: Path = _doc(Path("index"), "folder holding the FAISS index and its manifest")
+    embedders: tuple[str, ...] = _doc(("e5",), "dense models to index and fuse; the first also scores sentences")
+    retriever: str = _doc("hybrid", "hybrid (dense + BM25), dense, or bm25")
+    top_k: int = _doc(10, "hits retrieved per question")
+    max_tokens: int = _doc(400, "chunk size cap in cl100k tokens")
+    rrf_k: int = _doc(60, "reciprocal-rank-fusion constant")
+    lexical_weight: float = _doc(1.0, "weight of the BM25 ranking in the fusion")
+    abstain_similarity: float = _doc(0.80, "abstain when the best sentence similarity is below this")
+    abstain_unknown_terms: float = _doc(0.5, "abstain when this share of the question's English terms is absent from the notes")
+    max_query_chars: int = _doc(4000, "longer questions are truncated with a notice")
+    skip_sections: tuple[str, ...] = _doc(("Custom Instructions",), "top-level sections that are not notes")
+
+    @property
+    def chunker(self) -> ChunkerSettings:
+        return ChunkerSettings(max_tokens=self.max_tokens, skip_sections=self.skip_sections)
+
+    def with_overrides(self, **changes) -> "Settings":
+        """A copy with the non-None `changes` applied and type-checked."""
+        return _coerce(replace(self, **{k: v for k, v in changes.items() if v is not None}))
+
+
+def _coerce(settings: Settings) -> Settings:
+    values = {}
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        default = f.default
+        try:
+            if isinstance(default, Path):
+                value = Path(value)
+            elif isinstance(default, tuple):
+                value = tuple(value.split(",")) if isinstance(value, str) else tuple(str(v) for v in value)
+            elif isinstance(default, bool):
+                value = bool(value)
+            elif isinstance(default, (int, float)):
+                value = type(default)(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"setting {f.name!r} has a bad value {value!r}; expected {type(default).__name__}") from None
+        values[f.name] = value
+    if values["retriever"] not in ("hybrid", "dense", "bm25"):
+        raise SettingsError(f"retriever {values['retriever']!r} is unknown; use hybrid, dense or bm25")
+    if not values["embedders"]:
+        raise SettingsError("embedders is empty; name at least one, e.g. embedders = [\"e5\"]")
+    return Settings(**values)
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Settings from `path` (default `./rag.toml` when it exists)."""
+    path = path or Path("rag.toml")
+    if not path.exists():
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise SettingsError(f"{path}: not valid TOML ({err}); fix or delete the file") from None
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SettingsError(f"{path}: unknown setting {unknown[0]!r}; known settings are {', '.join(sorted(known))}")
+    return Settings().with_overrides(**data)

@@ -1,0 +1,110 @@
+"""The data types that flow through the pipeline: note → chunk → hit → answer.
+
+Every type is a small frozen dataclass. A `Chunk` is one piece of one note
+section; a `Hit` is a chunk found for a query, with its score; an `Answer`
+holds the composed Markdown plus everything the JSON output needs.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One indexed piece of a note section.
+
+    `heading_path` lists heading texts from the top (`SOA 시험 대비`) down to the
+    section, as written on their lines without `#` and `**`. `is_summary` marks
+    a `정리` block. Lines are 1-based and inclusive, in the source file.
+    """
+
+    chunk_id: str
+    source: str
+    heading_path: tuple[str, ...]
+    line_start: int
+    line_end: int
+    text: str
+    token_count: int
+    is_summary: bool = False
+
+    @property
+    def section_key(self) -> tuple[str, tuple[str, ...]]:
+        """Identifies the section this chunk belongs to (file + heading path)."""
+        return (self.source, self.heading_path)
+
+    def location(self) -> dict:
+        """The citation-style location fields shared by hits and citations."""
+        return {
+            "chunk_id": self.chunk_id,
+            "source": self.source,
+            "heading_path": list(self.heading_path),
+            "line_start": self.line_start,
+            "line_end": self.line_end,
+        }
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk retrieved for a query. Higher scores are better."""
+
+    chunk: Chunk
+    score: float
+
+    def to_json(self, rank: int) -> dict:
+        return {"rank": rank, **self.chunk.location(), "score": round(float(self.score), 6)}
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source listed under an answer; `n` is what `[n]` refers to."""
+
+    n: int
+    chunk: Chunk
+
+    def to_json(self) -> dict:
+        return {"n": self.n, **self.chunk.location()}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Verify mode's judgement of one sentence of the user's statement."""
+
+    sentence: str
+    verdict: str  # "supported" | "contradicted" | "not_covered"
+    wrong_span: str | None
+    correction: str | None
+    citations: tuple[int, ...] = ()
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "citations": list(self.citations)}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A composed answer with everything `rag ask --json` prints."""
+
+    question: str
+    mode: str
+    answer_markdown: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    hits: tuple[Hit, ...]
+    choice: str | None = None
+    is_correct: bool | None = None
+    verdicts: tuple[Verdict, ...] | None = None
+    timings_ms: dict = field(default_factory=dict)
+    notices: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "mode": self.mode,
+            "answer_markdown": self.answer_markdown,
+            "abstained": self.abstained,
+            "citations": [c.to_json() for c in self.citations],
+            "hits": [h.to_json(rank) for rank, h in enumerate(self.hits[:10], 1)],
+            "choice": self.choice,
+            "is_correct": self.is_correct,
+            "verdicts": None if self.verdicts is None else [v.to_json() for v in self.verdicts],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
