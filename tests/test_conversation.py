@@ -1,0 +1,78 @@
+"""Follow-up questions carry the previous topic into retrieval, with exact expected contexts."""
+from __future__ import annotations
+
+import pytest
+
+from rag.conversation import Turn, content_words, context_for, is_follow_up, normal
+
+SPREAD = Turn("How many instances per AZ can a spread placement group have?", "Spread Placement Group (분산 배치 그룹)")
+ALB = Turn("Does ALB support HTTP routing?", "Application Load Balancer (ALB)")
+
+
+@pytest.mark.parametrize("word, expected", [
+    ("그룹은", "그룹"), ("NLB", "nlb"), ("instances", "instance"), ("class", "class"), ("AZ", "az"), ("IPs", "ips"),
+])
+def test_normal_drops_particles_and_plurals(word, expected):
+    assert normal(word) == expected
+
+
+def test_content_words_skip_linking_and_question_words():
+    assert content_words("그럼 파티션 배치 그룹은?") == ["파티션", "배치", "그룹"]
+    assert content_words("and for NLB?") == ["nlb"]
+    assert content_words("왜?") == []
+
+
+@pytest.mark.parametrize("message, expected", [
+    ("그럼 파티션 배치 그룹은?", True),
+    ("and for NLB?", True),
+    ("what about cluster placement groups?", True),
+    ("NLB는?", True),
+    ("왜?", True),
+    ("Is it limited to one rack?", True),
+    ("What is an Elastic IP?", False),
+    ("Is EBS regional?", False),
+    ("EBS는 리전 단위인가요?", False),
+    ("A company wants to spread instances across racks. Which option should it use to do that?\nA. x\nB. y", False),
+    ("", False),
+])
+def test_is_follow_up(message, expected):
+    assert is_follow_up(message) is expected
+
+
+def test_no_history_means_no_context():
+    assert context_for("그럼 파티션 배치 그룹은?", []) is None
+
+
+def test_standalone_question_ignores_history():
+    assert context_for("What is an Elastic IP?", [SPREAD]) is None
+
+
+def test_new_subject_keeps_the_previous_aspect_korean():
+    assert context_for("그럼 파티션 배치 그룹은?", [SPREAD]) == "How many instances per AZ can a have"
+
+
+def test_new_subject_keeps_the_previous_aspect_english():
+    assert context_for("and for NLB?", [ALB]) == "Does support HTTP routing"
+
+
+def test_bare_topic_is_a_follow_up():
+    assert context_for("NLB는?", [ALB]) == "Does support HTTP routing"
+
+
+def test_same_subject_carries_question_and_heading():
+    expected = "How many instances per AZ can a spread placement group have 분산 배치 그룹"
+    assert context_for("왜?", [SPREAD]) == expected
+    assert context_for("Is it limited to one rack?", [SPREAD]) == expected
+
+
+def test_chain_of_follow_ups_keeps_the_first_aspect():
+    second = Turn("그럼 파티션 배치 그룹은?", "EC2 Placement Groups (배치 그룹)", "How many instances per AZ can a have")
+    assert context_for("and cluster?", [SPREAD, second]) == "How many instances per AZ can a have"
+
+
+def test_nothing_left_to_carry_gives_none():
+    assert context_for("그럼 NLB는?", [Turn("What is ALB?", "Application Load Balancer (ALB)")]) is None
+
+
+def test_only_the_last_turn_matters():
+    assert context_for("and for NLB?", [ALB, SPREAD]) == "How many instances per AZ can a have"
