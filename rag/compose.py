@@ -102,18 +102,39 @@ def lecture_key(chunk: Chunk) -> tuple:
     return (chunk.source, chunk.heading_path[:2])
 
 
-def unknown_share(query: Query, data: IndexData) -> float:
-    """Share of the question's content terms that never occur in the notes."""
-    own = [t for t in dict.fromkeys(_tokens_of_original(query)) if len(t) > 1]
-    if not own:
-        return 0.0
-    return sum(t not in data.vocabulary for t in own) / len(own)
+EXAM_BOILERPLATE = frozenset("aws amazon sysop administrator admin exam soa company team engineer developer".split())
+SENTENCE_START = re.compile(r"(?:^|[.?!:]\s+|\n)\s*$")
 
 
-def _tokens_of_original(query: Query) -> list[str]:
-    from rag.lexical import tokenize
+def salient_terms(text: str) -> list[str]:
+    """English names in the question: words with a capital (not just sentence-initial) or a digit."""
+    from rag.lexical import ENGLISH, STOPWORDS, english_term
 
-    return tokenize(query.text)
+    terms = []
+    for match in ENGLISH.finditer(text):
+        word = match.group()
+        capitals = sum(ch.isupper() for ch in word)
+        has_digit = any(ch.isdigit() for ch in word) and any(ch.isalpha() for ch in word)
+        initial_only = capitals == 1 and word[0].isupper() and SENTENCE_START.search(text[: match.start()])
+        term = english_term(word)
+        if (capitals or has_digit) and not initial_only and term not in STOPWORDS and term not in EXAM_BOILERPLATE:
+            terms.append(term)
+    return list(dict.fromkeys(terms))
+
+
+def known_terms(data: IndexData) -> set[str]:
+    """The notes' vocabulary plus the English side of the glossary."""
+    from rag.lexical import glossary
+
+    return data.vocabulary | {w for e in glossary() for w in e.english.split()}
+
+
+def unknown_terms(text: str, data: IndexData) -> tuple[list[str], int]:
+    """Salient terms of `text` that never occur in the notes, and how many salient terms there are."""
+    known = known_terms(data)
+    terms = salient_terms(text)
+    unknown = [t for t in terms if t not in known and not all(p in known for p in re.split(r"[-/]", t) if p)]
+    return unknown, len(terms)
 
 
 @dataclass(frozen=True)
@@ -124,6 +145,7 @@ class Evidence:
     summary: list[ScoredUnit]
     best_similarity: float
     unknown_share: float
+    unknown: tuple[str, ...] = ()
 
 
 def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: str,
@@ -162,7 +184,8 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
                for i in data.units_by_chunk.get(chunk.chunk_id, [])]
         summary.extend(score_units(query, data, model_id, ids, idf))
     summary.sort(key=lambda u: -u.score)
-    return Evidence(topics, summary[:2], best_similarity, unknown_share(query, data))
+    unknown, total = unknown_terms(query.text, data)
+    return Evidence(topics, summary[:2], best_similarity, len(unknown) / max(total, 1), tuple(unknown))
 
 
 def topic_title(chunk: Chunk) -> str:

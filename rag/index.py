@@ -32,7 +32,7 @@ import faiss
 import numpy as np
 
 from rag.embed import Embedder
-from rag.lexical import tokenize
+from rag.lexical import LEXICAL_VERSION, tokenize
 from rag.notes import Unit, load_corpus, units_of
 from rag.progress import Progress, silent
 from rag.settings import Settings
@@ -185,7 +185,8 @@ def staleness(data: IndexData, settings: Settings, note_hashes: dict[str, str]) 
 
 
 def _chunker_json(settings: Settings) -> dict:
-    return {"max_tokens": settings.max_tokens, "skip_sections": list(settings.skip_sections)}
+    return {"max_tokens": settings.max_tokens, "skip_sections": list(settings.skip_sections),
+            "lexical_version": LEXICAL_VERSION}
 
 
 def _old_vectors(previous: IndexData | None, model_id: str, dim: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -249,7 +250,7 @@ def build(settings: Settings, embedders: dict[str, Embedder], previous: IndexDat
         ) from None
 
     old_chunk_tokens = {}
-    if previous is not None:
+    if previous is not None and previous.manifest.get("chunker") == _chunker_json(settings):
         old_chunk_tokens = {c.text: t for c, t in zip(previous.chunks, previous.chunk_tokens)}
     progress(0, len(chunks), "tokenising notes")
     chunk_tokens = []

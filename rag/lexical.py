@@ -58,7 +58,12 @@ def expand_query(text: str) -> str:
     return text if not extra else text + " " + " ".join(dict.fromkeys(extra))
 
 
+LEXICAL_VERSION = 2  # bump when tokenisation changes, so indexes re-tokenise
+
+
 def english_term(word: str) -> str:
+    if re.fullmatch(r"[A-Z0-9]{2,}s", word):  # AZs, AMIs, ENIs
+        return word[:-1].lower()
     word = word.lower()
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         word = word[:-1]

@@ -30,8 +30,8 @@ class Settings:
     max_tokens: int = _doc(400, "chunk size cap in cl100k tokens")
     rrf_k: int = _doc(60, "reciprocal-rank-fusion constant")
     lexical_weight: float = _doc(1.0, "weight of the BM25 ranking in the fusion")
-    abstain_similarity: float = _doc(0.80, "abstain when the best sentence similarity is below this")
-    abstain_unknown_terms: float = _doc(0.5, "abstain when this share of the question's English terms is absent from the notes")
+    abstain_similarity: float = _doc(0.84, "abstain when the best sentence similarity is below this")
+    abstain_unknown_terms: float = _doc(0.05, "abstain when this share of the question's English names is absent from the notes")
     max_query_chars: int = _doc(4000, "longer questions are truncated with a notice")
     skip_sections: tuple[str, ...] = _doc(("Custom Instructions",), "top-level sections that are not notes")
 
