@@ -57,7 +57,7 @@ class Assistant:
         self.settings = settings
         self.progress = progress
         self.log = log or (lambda message: print(message, file=sys.stderr))
-        self.embedders: dict[str, Embedder] = {m: make_embedder(m) for m in settings.embedders}
+        self.embedders: dict[str, Embedder] = {m: make_embedder(m) for m in settings.indexed_models}
         self._state: State | None = None
         self._lock = threading.Lock()
 
@@ -91,6 +91,10 @@ class Assistant:
         for erratum in unmatched(errata, data.chunks):
             self.log(f"errata: quote no longer found in the notes: {erratum.quote[:60]!r}; update corpus/errata.toml")
         self._state = State(data, LexicalRetriever(data), errata, data.manifest["generation"])
+
+    @property
+    def option_model(self) -> str:
+        return self.settings.option_model
 
     @property
     def state(self) -> State:

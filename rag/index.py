@@ -175,7 +175,7 @@ def staleness(data: IndexData, settings: Settings, note_hashes: dict[str, str]) 
         return "index format changed"
     if manifest.get("chunker") != _chunker_json(settings):
         return "chunker settings changed"
-    missing = [m for m in settings.embedders if m not in manifest["models"]]
+    missing = [m for m in settings.indexed_models if m not in manifest["models"]]
     if missing:
         return f"index has no vectors for model {missing[0]}"
     if manifest["files"] != note_hashes:
@@ -270,7 +270,7 @@ def build(settings: Settings, embedders: dict[str, Embedder], previous: IndexDat
                                       "tokens": tokens}, ensure_ascii=False) + "\n")
         models: dict[str, dict] = {}
         embedded = reused = 0
-        for model_id in settings.embedders:
+        for model_id in settings.indexed_models:
             embedder = embedders[model_id]
             old_chunks, old_units = _old_vectors(previous, model_id, embedder.dim)
             chunk_rows, n1 = _embed_all([chunk_embed_text(c) for c in chunks], embedder, old_chunks,

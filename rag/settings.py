@@ -25,6 +25,7 @@ class Settings:
     corpus_dir: Path = _doc(Path("corpus"), "folder of Markdown notes to index")
     index_dir: Path = _doc(Path("index"), "folder holding the FAISS index and its manifest")
     embedders: tuple[str, ...] = _doc(("e5",), "dense models to index and fuse; the first also scores sentences")
+    option_embedder: str = _doc("use", "dense model that scores exam options; indexed too; empty = the first embedder")
     retriever: str = _doc("hybrid", "hybrid (dense + BM25), dense, or bm25")
     top_k: int = _doc(10, "hits retrieved per question")
     max_tokens: int = _doc(400, "chunk size cap in cl100k tokens")
@@ -34,6 +35,15 @@ class Settings:
     abstain_unknown_terms: float = _doc(0.05, "abstain when this share of the question's English names is absent from the notes")
     max_query_chars: int = _doc(4000, "longer questions are truncated with a notice")
     skip_sections: tuple[str, ...] = _doc(("Custom Instructions",), "top-level sections that are not notes")
+
+    @property
+    def indexed_models(self) -> tuple[str, ...]:
+        """Every dense model the index holds vectors for."""
+        return tuple(dict.fromkeys((*self.embedders, self.option_model)))
+
+    @property
+    def option_model(self) -> str:
+        return self.option_embedder or self.embedders[0]
 
     @property
     def chunker(self) -> ChunkerSettings:

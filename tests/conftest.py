@@ -82,6 +82,7 @@ def notes_dir(tmp_path) -> Path:
 def make_settings(tmp_path: Path, corpus: Path, embedders=("hash",), **changes):
     from rag.settings import Settings
 
+    changes.setdefault("option_embedder", "" if embedders == ("hash",) else "use")
     return Settings().with_overrides(corpus_dir=corpus, index_dir=tmp_path / "index", embedders=embedders, **changes)
 
 

@@ -1,0 +1,109 @@
+"""Exam-mode signal study on the DEV split: accuracy of each option-scoring signal alone and combined.
+
+    .venv/bin/python bench/exam_signals.py [eval/gold/dev_mcq.jsonl]
+
+Every signal scores an option against the note sentences of the sections
+retrieved for "question + options". Prints each signal's accuracy, then
+the best weighted combination of the z-scored signals found by grid search.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from rag.compose import lecture_key, score_units, section_units
+from rag.engine import Assistant
+from rag.exam import _distinct_tokens, _zscore
+from rag.embed import make_embedder
+from rag.lexical import expand_query, tokenize
+from rag.settings import load_settings
+
+
+def signals_for(assistant, use, item) -> dict[str, dict[str, float]]:
+    state = assistant.state
+    data, model = state.data, assistant.settings.embedders[0]
+    stem, options = item["question"], item["options"]
+    query = assistant.query(stem + " " + " ".join(options.values()))
+    hits = assistant.retriever().search(query, 10)
+    sections = list(dict.fromkeys(h.chunk.section_key for h in hits[:5]))
+    lectures = list(dict.fromkeys(lecture_key(h.chunk) for h in hits[:3]))
+    ids = list(dict.fromkeys(i for key in sections + lectures for i in section_units(data, key)))
+    units = score_units(query, data, model, ids, state.lexical.bm25.idf)
+    e5 = assistant.embedders[model]
+    m_e5 = data.unit_matrix(model)[ids]
+    m_use = data.unit_matrix("use")[ids]
+    stem_e5 = e5.encode([stem], query=True)[0]
+    rel = m_e5 @ stem_e5
+    qtok = set(tokenize(expand_query(stem)))
+    utok = [set(data.unit_tokens[i]) for i in ids]
+    lexrel = np.array([len(qtok & t) / (len(qtok) or 1) for t in utok])
+    relevance = rel + 0.35 * lexrel
+    top = np.argsort(-relevance)[:5]
+    weights = np.exp((relevance[top] - relevance[top].max()) * 20)
+    distinct = _distinct_tokens(options)
+    opt_e5 = e5.encode(list(options.values()), query=True)
+    both_e5 = e5.encode([f"{stem} {o}" for o in options.values()], query=True)
+    opt_use = use.encode(list(options.values()))
+    both_use = use.encode([f"{stem} {o}" for o in options.values()])
+    out = {}
+    for j, key in enumerate(options):
+        own = distinct[key]
+        cover = np.array([len(own & t) / (len(own) or 1) for t in utok])
+        out[key] = {
+            "e5_both_max": float(np.max(m_e5 @ both_e5[j])),
+            "e5_gain_max": float(np.max(m_e5 @ both_e5[j] - rel)),
+            "e5_opt_max": float(np.max(m_e5 @ opt_e5[j])),
+            "e5_opt_top5": float(np.sum(weights * (m_e5[top] @ opt_e5[j])) / weights.sum()),
+            "use_opt_max": float(np.max(m_use @ opt_use[j])),
+            "use_both_max": float(np.max(m_use @ both_use[j])),
+            "use_opt_top5": float(np.sum(weights * (m_use[top] @ opt_use[j])) / weights.sum()),
+            "lex_cooccur": float(np.max(cover * (1 + lexrel))),
+            "lex_top5": float(np.sum(weights * cover[top]) / weights.sum()),
+        }
+    return out
+
+
+def accuracy(rows, weights) -> float:
+    right = 0
+    for answer, negated, sig in rows:
+        total = {k: 0.0 for k in sig}
+        for name, w in weights.items():
+            if w:
+                for k, z in _zscore({k: s[name] for k, s in sig.items()}).items():
+                    total[k] += w * z
+        pick = (min if negated else max)(total, key=total.get)
+        right += pick == answer
+    return right / len(rows)
+
+
+def main() -> None:
+    from rag.exam import NEGATED_QUESTION
+
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else "eval/gold/dev_mcq.jsonl")
+    settings = load_settings()
+    assistant = Assistant(settings.with_overrides(embedders=(settings.embedders[0], "use")), log=lambda m: None)
+    assistant.ensure_index()
+    use = make_embedder("use")
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        rows.append((item["answer"], bool(NEGATED_QUESTION.search(item["question"])), signals_for(assistant, use, item)))
+    names = list(rows[0][2]["A"])
+    print(f"{len(rows)} questions from {path}")
+    for name in names:
+        print(f"{name:14s} alone: {accuracy(rows, {name: 1}):.3f}")
+    best = (0, None)
+    for combo in itertools.product([0, 0.5, 1], repeat=len(names)):
+        if any(combo):
+            acc = accuracy(rows, dict(zip(names, combo)))
+            if acc > best[0]:
+                best = (acc, dict(zip(names, combo)))
+    print(f"best combination: {best[0]:.3f} with {best[1]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Warm answer latency per mode over the test gold questions, against the encode floor.
+
+One process, one warm `Assistant`. Every gold question is asked in its mode
+(open questions and out-of-scope ones as qa, multiple choice as exam,
+statements as verify), `--repeat` times. Right before each ask, the default
+embedder encodes the same retrieval text alone (`query=True`), so the floor
+and the total come from the same run, the same texts and the same load.
+
+    total    wall time of `Assistant.ask` (retrieval, fusion, composition, the
+             exam mode's second model, everything)
+    encode   the default embedder's query encode of the text ask embeds
+
+Target: total p95 <= 1.25 x encode p95 per mode.
+
+    .venv/bin/python bench/latency.py [--index /tmp/bench-index] [--repeat 3]
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import common  # noqa: E402
+
+TARGET = 1.25
+
+
+def items_by_mode() -> dict[str, list[dict]]:
+    """Gold items as ask arguments: {'qa': [...], 'exam': [...], 'verify': [...]}."""
+    modes: dict[str, list[dict]] = {"qa": [], "exam": [], "verify": []}
+    for row in common.read_gold():
+        if "statement" in row:
+            modes["verify"].append({"text": row["statement"], "options": None, "retrieval": row["statement"]})
+        elif row.get("options"):
+            options = row["options"]
+            modes["exam"].append({"text": row["question"], "options": options,
+                                  "retrieval": row["question"] + " " + " ".join(options.values())})
+        else:
+            modes["qa"].append({"text": row["question"], "options": None, "retrieval": row["question"]})
+    return modes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index", type=Path, default=common.DEFAULT_INDEX)
+    parser.add_argument("--corpus", type=Path, default=common.REPO / "corpus")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--modes", default="qa,exam,verify")
+    args = parser.parse_args(argv)
+
+    from rag.engine import Assistant
+    from rag.lexical import expand_query
+    from rag.settings import Settings
+
+    common.ensure_index(args.index, args.corpus)
+    settings = Settings().with_overrides(index_dir=args.index, corpus_dir=args.corpus)
+    assistant = Assistant(settings, log=lambda m: None)
+    assistant.ensure_index()
+    model_id = settings.embedders[0]
+    embedder = assistant.embedders[model_id]
+    available = {"qa": True, "exam": importlib.util.find_spec("rag.exam") is not None,
+                 "verify": importlib.util.find_spec("rag.verify") is not None}
+    modes = {m: items for m, items in items_by_mode().items() if m in args.modes.split(",")}
+
+    # warm-up: every model, tokenizer and lazy import the modes touch, twice
+    for mode, items in modes.items():
+        if available[mode]:
+            for item in items[:2] * 2:
+                assistant.ask(item["text"], mode=mode, options=item["options"])
+
+    result = {"command": "bench/latency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "model": model_id, "repeat": args.repeat, "modes": {}}
+    print(f"warm latency, {common.machine()['cores']} cores, model {model_id}, each question x{args.repeat}\n")
+    print("| mode | questions | total p50 ms | total p95 ms | encode p50 ms | encode p95 ms | total p95 / encode p95 "
+          "| target <= 1.25 | retrieve p95 | compose p95 |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for mode, items in modes.items():
+        if not available[mode]:
+            print(f"| {mode} | {len(items)} | rag/{mode}.py not present yet: skipped | | | | | | | |")
+            continue
+        total, encode, retrieve, compose, errors = [], [], [], [], 0
+        for _ in range(args.repeat):
+            for item in items:
+                text = expand_query(item["retrieval"])
+                t0 = time.perf_counter()
+                embedder.encode([text], query=True)
+                encode.append((time.perf_counter() - t0) * 1000)
+                t0 = time.perf_counter()
+                try:
+                    answer = assistant.ask(item["text"], mode=mode, options=item["options"])
+                except Exception as err:  # a mode under construction must not stop the others
+                    errors += 1
+                    print(f"  {mode}: {type(err).__name__}: {err}", file=sys.stderr)
+                    continue
+                total.append((time.perf_counter() - t0) * 1000)
+                retrieve.append(answer.timings_ms.get("retrieve_ms", 0.0))
+                compose.append(answer.timings_ms.get("compose_ms", 0.0))
+        t, e = common.stats(total), common.stats(encode)
+        ratio = t["p95"] / e["p95"]
+        row = {"questions": len(items), "asks": len(total), "errors": errors, "total_ms": t, "encode_ms": e,
+               "retrieve_ms": common.stats(retrieve), "compose_ms": common.stats(compose),
+               "ratio_p95": ratio, "target_met": ratio <= TARGET}
+        result["modes"][mode] = row
+        print(f"| {mode} | {len(items)} | {t['p50']:.1f} | {t['p95']:.1f} | {e['p50']:.1f} | {e['p95']:.1f} | "
+              f"{ratio:.2f} | {'met' if ratio <= TARGET else 'missed'} | {row['retrieve_ms']['p95']:.1f} | "
+              f"{row['compose_ms']['p95']:.1f} |", flush=True)
+    print("\nresults ->", common.save("latency", result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Retrieval with the real packaged default model (e5), BM25 and their fusion."""
+import pytest
+
+from rag.lexical import BM25, expand_query, tokenize
+from rag.retrieve import rrf
+
+
+def test_rrf_is_reciprocal_rank_fusion():
+    fused = rrf([["a", "b", "c"], ["b", "c"]], [1.0, 2.0], k=10)
+    assert [item for item, _ in fused] == ["b", "c", "a"]
+    assert fused[0][1] == pytest.approx(1 / 12 + 2 / 11)
+
+
+def test_bm25_exact_scores_on_a_tiny_corpus():
+    bm25 = BM25([["spread", "rack"], ["cluster", "rack", "rack"], ["partition"]])
+    scores = bm25.scores(["rack"])
+    # idf(rack) = ln(1 + (3 - 2 + 0.5) / (2 + 0.5)) = ln(1.6); avg length 2
+    assert scores[0] == pytest.approx(0.4700036292457356)
+    assert scores[2] == 0.0
+    assert scores[1] > scores[0]
+
+
+def test_tokenizer_keeps_aws_terms_whole_and_korean_user_words():
+    assert tokenize("온디맨드 인스턴스는 m5.large와 InsufficientInstanceCapacity, AZs") == [
+        "온디맨드", "인스턴스", "m5.large", "insufficientinstancecapacity", "az"]
+
+
+def test_glossary_expands_english_with_korean():
+    assert "분산 배치 그룹" in expand_query("spread placement groups")
+    assert "spread placement group" in expand_query("분산 배치 그룹은?")
+
+
+@pytest.mark.parametrize("question, heading", [
+    ("How many instances per AZ can a spread placement group have?", "Spread Placement Group (분산 배치 그룹)"),
+    ("분산 배치 그룹은 AZ당 인스턴스를 몇 개까지 둘 수 있나요?", "Spread Placement Group (분산 배치 그룹)"),
+    ("Why would an instance go from pending straight to terminated?", "InstanceTerminatesImmediately"),
+    ("NLB는 몇 계층 로드 밸런서야?", "Network Load Balancer (NLB)"),
+    ("Which load balancer supports HTTP routing at layer 7?", "Application Load Balancer (ALB)"),
+])
+def test_english_and_korean_questions_find_the_right_section(e5_assistant, question, heading):
+    for kind in ("hybrid", "dense", "bm25"):
+        hits = e5_assistant.search(question, 3, kind=kind) if kind != "hybrid" else e5_assistant.search(question, 3)
+        assert hits[0].chunk.heading_path[-1] == heading, kind
+
+
+def test_search_returns_scored_hits(e5_assistant):
+    hits = e5_assistant.search("Elastic IP 요금", 5)
+    assert len(hits) == 5
+    assert all(isinstance(h.score, float) for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)

@@ -1,0 +1,129 @@
+"""The page's handle on the assistant: readiness, search settings and embedder switches.
+
+One `Service` serves every browser tab. It builds or refreshes the index in
+a background thread so the page can open at once and show a notice until
+the index is ready. Settings changes apply to the next question without a
+restart; an embedder switch builds a new assistant (embedding only what the
+index lacks) and swaps it in when it is ready.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+from rag.engine import Assistant
+from rag.index import BuildReport
+from rag.progress import Progress, silent
+
+
+class PageProgress:
+    """A progress callback that remembers the latest step for the page and forwards it to the terminal."""
+
+    def __init__(self, terminal: Progress = silent) -> None:
+        self.terminal = terminal
+        self.last: tuple[int, int, str] | None = None
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        self.last = (done, total, label)
+        self.terminal(done, total, label)
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What a tab redraws once the index is ready or replaced: `fn()` returns values for `outputs`."""
+
+    fn: Callable
+    outputs: list
+
+
+@dataclass(frozen=True)
+class IndexSummary:
+    """What the notes tab shows about the index in use."""
+
+    generation: str
+    built_at: str
+    models: tuple[str, ...]
+    chunks: int
+    sentences: int
+    files: tuple[tuple[str, int, str], ...]  # (file, chunks, sha256 prefix)
+
+
+class Service:
+    def __init__(self, assistant: Assistant, watcher: PageProgress | None = None) -> None:
+        self.assistant = assistant
+        self.watcher = watcher or PageProgress()
+        self.error: str | None = None
+        self._ready = threading.Event()
+        self._switch = threading.Lock()
+
+    # ---- readiness ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Build or refresh the index in the background."""
+        threading.Thread(target=self._prepare, name="rag-index", daemon=True).start()
+
+    def _prepare(self) -> None:
+        try:
+            self.assistant.ensure_index()
+            self._ready.set()
+        except Exception as err:  # shown in the page; the terminal has the log
+            self.error = f"{type(err).__name__}: {err}"
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def notice(self) -> str:
+        """The banner text while the index is not ready ("" once it is)."""
+        if self.error:
+            return f"⚠ **색인을 만들 수 없습니다.** {self.error}"
+        if self.ready:
+            return ""
+        step = self.watcher.last
+        if step is None:
+            return "**색인을 준비하는 중입니다** (모델을 불러오는 중). 준비되면 이 안내가 사라집니다."
+        done, total, label = step
+        return f"**색인을 준비하는 중입니다** — {label} {done}/{total}. 준비되면 이 안내가 사라집니다."
+
+    # ---- settings ----------------------------------------------------------------------
+    def configure(self, top_k: int, retriever: str) -> str:
+        """Apply search settings to every later question; returns a one-line confirmation."""
+        assistant = self.assistant
+        assistant.settings = assistant.settings.with_overrides(top_k=int(top_k), retriever=retriever)
+        return f"적용됨: top-k {assistant.settings.top_k}, {assistant.settings.retriever}"
+
+    def indexed_models(self) -> tuple[str, ...]:
+        return tuple(self.assistant.state.data.manifest["models"]) if self.ready else ()
+
+    def needs_reindex(self, model_id: str) -> bool:
+        return model_id not in self.indexed_models()
+
+    def switch_embedder(self, model_id: str) -> BuildReport | None:
+        """Answer with `model_id` from now on, embedding the notes with it first when the index lacks it."""
+        with self._switch:
+            current = self.assistant
+            keep = tuple(m for m in self.indexed_models() if m != model_id)
+            building = Assistant(current.settings.with_overrides(embedders=(model_id, *keep)),
+                                 progress=self.watcher, log=current.log)
+            report = building.ensure_index()
+            building.settings = current.settings.with_overrides(embedders=(model_id,))
+            self.assistant = building
+            return report
+
+    def reindex(self) -> BuildReport | None:
+        """Re-embed only the notes that changed; None when nothing did."""
+        with self._switch:
+            return self.assistant.ensure_index()
+
+    def summary(self) -> IndexSummary:
+        data = self.assistant.state.data
+        manifest = data.manifest
+        per_file: dict[str, int] = {}
+        for chunk in data.chunks:
+            per_file[chunk.source] = per_file.get(chunk.source, 0) + 1
+        files = tuple((name, per_file.get(name, 0), digest[:12]) for name, digest in sorted(manifest["files"].items()))
+        return IndexSummary(manifest["generation"], manifest["built_at"], tuple(manifest["models"]),
+                            len(data.chunks), len(data.units), files)
