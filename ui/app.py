@@ -36,7 +36,8 @@ MONO = ["Noto Sans Mono CJK KR", "ui-monospace", "monospace"]
 MAX_UPLOAD = "5mb"
 
 
-def build_app(assistant: Assistant, watcher: PageProgress | None = None, gold_dir: Path = Path("eval/gold")) -> gr.Blocks:
+def build_app(assistant: Assistant, watcher: PageProgress | None = None,
+              gold_dir: Path = Path("eval/gold")) -> gr.Blocks:
     """The page for `assistant`; its index is built or refreshed in the background from here on."""
     service = Service(assistant, watcher)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:

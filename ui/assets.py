@@ -55,7 +55,8 @@ if (!window.__ragPage) {
       const found = [];
       while (walker.nextNode()) {
         const node = walker.currentNode;
-        if (node.nodeValue.search(CITE) >= 0 && !node.parentElement.closest('.rag-cite, code, pre, a')) found.push(node);
+        const skip = node.parentElement.closest('.rag-cite, code, pre, a');
+        if (node.nodeValue.search(CITE) >= 0 && !skip) found.push(node);
       }
       found.forEach((node) => {
         const text = node.nodeValue;

@@ -164,11 +164,12 @@ def sources_panel(turns: list[ChatTurn]) -> str:
     sections = []
     for turn in answered:
         question = turn.question if len(turn.question) <= 120 else turn.question[:120] + "…"
+        mode = MODE_LABELS.get(turn.mode, turn.mode)
         context = (f'<p class="rag-context">이어지는 질문으로 보고 함께 검색: “{esc(turn.context)}”</p>'
                    if turn.context else "")
         sections.append(
             f'<section class="rag-turn" id="rag-turn-{turn.number}"><header>'
-            f'<span class="rag-turn-n">#{turn.number}</span> <span class="rag-mode">{MODE_LABELS.get(turn.mode, turn.mode)}</span> '
+            f'<span class="rag-turn-n">#{turn.number}</span> <span class="rag-mode">{mode}</span> '
             f'<span class="rag-q">{esc(question)}</span> <span class="rag-time">{turn.seconds:.1f}s</span></header>'
             f'{context}{"".join(source_html(turn.number, s) for s in turn.sources)}</section>')
     return '<div class="rag-sources">' + "".join(sections) + "</div>"
