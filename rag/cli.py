@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from rag.embed import EmbedderError
-from rag.engine import MODES, Assistant, QueryError
+from rag.engine import MODES, Assistant, QueryError, clean_question
 from rag.errata import ErrataError
 from rag.index import IndexError_
 from rag.notes import NotesError
@@ -47,6 +47,7 @@ def cmd_index(args) -> int:
 
 
 def cmd_search(args) -> int:
+    clean_question(args.query, 10**9)
     assistant = _assistant(args)
     hits = assistant.search(args.query, args.k)
     if args.json:
@@ -59,6 +60,7 @@ def cmd_search(args) -> int:
 
 
 def cmd_ask(args) -> int:
+    clean_question(args.question, 10**9)  # an empty question fails before any loading
     assistant = _assistant(args)
     answer = assistant.ask(args.question, mode=args.mode)
     if args.json:

@@ -67,9 +67,9 @@ class Assistant:
         with self._lock:
             previous = None
             reason = "first build"
+            _, hashes = load_corpus(self.settings.corpus_dir, self.settings.chunker)
             try:
                 previous = index_store.load(self.settings.index_dir)
-                _, hashes = load_corpus(self.settings.corpus_dir, self.settings.chunker)
                 reason = index_store.staleness(previous, self.settings, hashes)
                 if reason is None and not force:
                     self._install(previous)

@@ -61,9 +61,10 @@ def build_app(assistant: Assistant, watcher: PageProgress | None = None,
             return gr.Markdown(text, visible=bool(text)), gr.Timer(active=not (service.ready or service.error))
 
         timer = gr.Timer(1.0)
-        for event in (app.load(poll, None, [notice, timer]), timer.tick(poll, None, [notice, timer])):
+        quiet = {"show_progress": "hidden", "api_visibility": "private"}
+        for event in (app.load(poll, None, [notice, timer], **quiet), timer.tick(poll, None, [notice, timer], **quiet)):
             for refresh in refreshes:
-                event = event.then(refresh.fn, None, refresh.outputs, api_visibility="private")
+                event = event.then(refresh.fn, None, refresh.outputs, **quiet)
 
         def ask(question: str, mode: str = "auto") -> dict:
             """Answer one question from the notes; returns the JSON of `rag ask --json`."""

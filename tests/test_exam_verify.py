@@ -1,0 +1,52 @@
+"""Exam and verify answers on the fixture notes, with exact letters and verdicts."""
+from rag.metrics import format_compliance
+
+
+def test_exam_picks_the_supported_option(e5_assistant):
+    answer = e5_assistant.ask(
+        "An application needs instances on distinct racks to limit correlated failures. Which placement group?\n"
+        "A. Cluster placement group\nB. Spread placement group\nC. Dedicated host\nD. Capacity reservation")
+    assert answer.mode == "exam"
+    assert answer.choice == "B"
+    assert answer.answer_markdown.startswith("**정답: B")
+    assert "- **B** (정답)" in answer.answer_markdown
+    assert format_compliance(answer.answer_markdown) == 1.0
+
+
+def test_exam_with_json_options(e5_assistant):
+    answer = e5_assistant.ask("NLB는 몇 계층에서 동작하나요?", mode="exam",
+                              options={"A": "L7", "B": "L4", "C": "L3", "D": "L2"})
+    assert answer.choice == "B"
+
+
+def test_verify_strikes_a_wrong_number(e5_assistant):
+    answer = e5_assistant.ask("A spread placement group allows 10 instances per AZ.")
+    assert answer.mode == "verify"
+    assert answer.is_correct is False
+    verdict = answer.verdicts[0]
+    assert (verdict.verdict, verdict.wrong_span) == ("contradicted", "10 instances")
+    assert "~~10 instances~~" in answer.answer_markdown
+    assert "**틀린 이유: 노트에는 다음과 같이 되어 있습니다:" in answer.answer_markdown
+
+
+def test_verify_strikes_a_swapped_term(e5_assistant):
+    answer = e5_assistant.ask("ALB는 L4 로드 밸런서로 TCP와 UDP 트래픽을 처리한다.", mode="verify")
+    assert answer.is_correct is False
+    assert answer.verdicts[0].wrong_span == "ALB"
+
+
+def test_verify_supports_a_correct_statement(e5_assistant):
+    answer = e5_assistant.ask("NLB는 AZ 당 하나의 고정 IP를 가진다.", mode="verify")
+    assert answer.is_correct is True
+    assert [v.verdict for v in answer.verdicts] == ["supported"]
+
+
+def test_verify_flags_an_erratum_sentence(e5_assistant):
+    answer = e5_assistant.ask("서버에 연결된 경우 EIP에 대한 요금을 지불하지 않는다.", mode="verify")
+    assert answer.is_correct is False
+    assert "2024년 2월부터" in answer.verdicts[0].correction
+
+
+def test_verify_handles_several_sentences(e5_assistant):
+    answer = e5_assistant.ask("NLB는 L4 로드 밸런서이다. 분산 배치 그룹은 AZ 당 10개의 인스턴스로 제한된다.", mode="verify")
+    assert [v.verdict for v in answer.verdicts] == ["supported", "contradicted"]
