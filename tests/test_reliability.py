@@ -47,7 +47,7 @@ from rag.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTION = "EC2 분산 배치 그룹은 AZ 당 몇 개의 인스턴스로 제한되나요?"
-EDIT = "\n## S3 Glacier\nGlacier는 아카이브용 저비용 스토리지 클래스다.\n"
+EDIT = "\n## 분산 배치 그룹 한도\n분산 배치 그룹은 AZ 당 몇 개의 인스턴스로 제한되나요? 7개로 제한된다.\n"
 SEED = 20240607
 
 
@@ -64,7 +64,7 @@ def hash_config(folder: Path) -> Path:
 
 
 def cli_args(corpus: Path, index: Path) -> list[str]:
-    return ["--config", str(hash_config(index.parent)), "--corpus", str(corpus), "--index", str(index),
+    return ["--config", str(hash_config(corpus.parent)), "--corpus", str(corpus), "--index", str(index),
             "--embedders", "hash"]
 
 
@@ -347,7 +347,7 @@ def test_sigkill_mid_build_keeps_the_previous_index_and_the_next_run_completes(t
     new = Assistant(hash_settings(tmp_path / "new", notes_dir), log=lambda m: None)
     new.ensure_index()
     new_hits, new_files = hits_of(new), dict(new.state.data.manifest["files"])
-    assert new_files != old_files
+    assert new_files != old_files and new_hits != old_hits
 
     started = time.monotonic()
     dry = _run_killed(runner, args, 0, tmp_path / "events.txt")
@@ -357,8 +357,8 @@ def test_sigkill_mid_build_keeps_the_previous_index_and_the_next_run_completes(t
     assert any(label.startswith("replace") for label in labels) and len(labels) > 20, labels
     rng = random.Random(SEED)
     critical = [i + 1 for i, label in enumerate(labels) if label.startswith(("replace", "write_index", "rmtree"))]
-    points = sorted(set(rng.sample(range(1, len(labels) + 1), 6)) | set(critical[:2]) | set(critical[-4:]))
-    trials = [("event", p) for p in points] + [("timer", round(rng.uniform(0.3, 1.0) * duration, 2)) for _ in range(2)]
+    points = sorted(set(rng.sample(range(1, len(labels) + 1), 3)) | {critical[0]} | set(critical[-3:]))
+    trials = [("event", p) for p in points] + [("timer", round(rng.uniform(0.5, 1.0) * duration, 2))]
 
     outcomes = []
     for kind, point in trials:
@@ -407,7 +407,7 @@ def test_requests_during_a_reindex_see_either_the_old_or_the_new_index(tmp_path,
     edited = tmp_path / "edited"
     shutil.copytree(notes_dir, edited)
     note = edited / "aws.md"
-    note.write_text(note.read_text(encoding="utf-8").replace("7개의", "일곱 개의") + EDIT, encoding="utf-8")
+    note.write_text(note.read_text(encoding="utf-8") + EDIT, encoding="utf-8")
     reference = Assistant(hash_settings(tmp_path / "ref", edited), log=lambda m: None)
     reference.ensure_index()
     after = hits_of(reference)
@@ -663,8 +663,8 @@ def test_disk_full_while_writing_vectors_names_the_folder_and_the_fix(built, cap
 # ---- 6. network --------------------------------------------------------------------------
 
 def test_the_socket_guard_is_active():
-    with pytest.raises(RuntimeError, match="network"):
-        socket.create_connection(("192.0.2.1", 443), timeout=1)
+    with socket.socket() as sock, pytest.raises(RuntimeError, match="network connections"):
+        sock.connect(("192.0.2.1", 443))
     with pytest.raises(RuntimeError, match="resolve"):
         socket.getaddrinfo("example.com", 443)
     with socket.socket() as sock:  # loopback stays allowed, for the page tests
