@@ -144,10 +144,12 @@ def test_api_batch_answers_good_lines_and_lists_the_bad_one(server, tmp_path):
     table, problems, files = client.predict(handle_file(str(questions)), api_name="/batch")
     assert [row[0] for row in table["data"]] == ["q1", "q3"]
     assert "line 2" in problems and "not valid JSON" in problems
-    names = sorted(Path(f).name for f in files)
-    assert names == ["answers.jsonl", "study-sheet.md"]
-    records = [json.loads(line) for line in Path(sorted(files)[0]).read_text(encoding="utf-8").splitlines()]
+    by_name = {Path(f).name: Path(f) for f in files}
+    assert sorted(by_name) == ["answers.jsonl", "study-sheet.md"]
+    records = [json.loads(line) for line in by_name["answers.jsonl"].read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in records] == ["q1", "q3"]
+    sheet = by_name["study-sheet.md"].read_text(encoding="utf-8")
+    assert sheet.count("\n## ") == 3 and "line 2: not valid JSON" in sheet  # two answers, then the errors
 
 
 def test_note_text_is_escaped_in_the_sources_panel():
@@ -311,10 +313,33 @@ def test_settings_apply_without_restart_and_a_new_embedder_offers_reindex(page, 
     expect(ask(page, SPREAD_Q)).to_contain_text("7개")
     missing = [m for m in available_embedders() if m not in e5_assistant.state.data.manifest["models"]]
     if missing:
-        page.locator("#rag-embedder input").click()
-        page.get_by_role("option", name=missing[0]).click()
+        choose_embedder(page, missing[0])
         expect(page.locator("#rag-embedder-note")).to_contain_text("다시 임베딩")
         expect(page.locator("#rag-switch")).to_be_visible()
     shoot(page, "settings", full_page=False)
     page.locator("#rag-retriever").get_by_text("하이브리드 (dense + BM25)", exact=True).click()
     expect(page.locator("#rag-applied")).to_contain_text("hybrid")
+    if "use" in e5_assistant.state.data.manifest["models"] and "use" in available_embedders():
+        choose_embedder(page, "use")  # already indexed: switched at once
+        expect(page.locator("#rag-embedder-note")).to_contain_text("이미 색인되어 있음", timeout=30000)
+        expect(page.locator("#rag-switch")).to_be_hidden()
+        expect(ask(page, SPREAD_Q)).to_contain_text("Spread Placement Group")  # answered (or abstained) by use
+        open_tab(page, "노트")
+        expect(page.locator("#rag-notes-summary")).to_contain_text("지금 답하는 모델 use")
+        choose_embedder(page, "e5")
+
+
+def choose_embedder(page, model: str) -> None:
+    page.locator("#rag-embedder input").click()
+    page.get_by_role("option", name=model, exact=True).click()
+
+
+def test_auth_and_bind_helpers():
+    from ui.app import is_loopback, parse_auth
+
+    assert parse_auth(None) is None and parse_auth("") is None
+    assert parse_auth("me:s3cret:x") == ("me", "s3cret:x")
+    with pytest.raises(ValueError, match="user:pass"):
+        parse_auth("nopassword")
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")

@@ -98,3 +98,4 @@ def build_chat_tab(service: Service) -> None:
         trigger(respond, [text, mode, turns], [text, chatbot, turns, panel], concurrency_limit=4,
                 api_visibility="private")
     clear.click(reset, None, [text, chatbot, turns, panel], api_visibility="private")
+    chatbot.clear(reset, None, [text, chatbot, turns, panel], api_visibility="private")  # its own trash icon

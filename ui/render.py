@@ -18,6 +18,9 @@ MODE_LABELS = {"auto": "자동", "qa": "질문", "exam": "시험", "verify": "�
 MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
 CITED_LINE = re.compile(r"^\s*[-*]\s+(.*?)\s*((?:\[\d+\]\s*)+)$")
 STRIKE_OR_BOLD = re.compile(r"~~|\*\*")
+BULLET = re.compile(r"\s*(?:[-*+]|\d+[.)])\s+")
+NOTE_SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s|$)|$)")
+MIN_QUOTE = 6
 PREVIEW_CHARS = 300
 
 
@@ -113,16 +116,27 @@ def messages(turns: list[ChatTurn]) -> list[dict]:
     return out
 
 
-def highlight(line: str, sentences: tuple[str, ...]) -> str:
-    """`line` as HTML with every cited sentence in it wrapped in <mark>."""
+def cited_spans(line: str, sentences: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Where `line` holds cited text: an answer sentence found in the line, or a
+    sentence of the line quoted inside an answer line ("노트: …", "노트 원문: …")."""
     spans = []
     for sentence in sentences:
         start = line.find(sentence) if sentence else -1
         if start >= 0:
             spans.append((start, start + len(sentence)))
-    spans.sort()
+    bullet = BULLET.match(line)
+    offset = bullet.end() if bullet else 0
+    for piece in NOTE_SENTENCE.finditer(line, offset):
+        text = piece.group(0).strip()
+        if len(text) >= MIN_QUOTE and any(text in sentence for sentence in sentences):
+            spans.append((piece.start(), piece.start() + len(text)))
+    return sorted(spans)
+
+
+def highlight(line: str, sentences: tuple[str, ...]) -> str:
+    """`line` as HTML with every cited sentence in it wrapped in <mark>."""
     out, position = [], 0
-    for start, end in spans:
+    for start, end in cited_spans(line, sentences):
         if start < position:
             continue
         out += [esc(line[position:start]), "<mark>", esc(line[start:end]), "</mark>"]

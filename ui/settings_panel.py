@@ -56,7 +56,7 @@ def build_settings_panel(service: Service, others: list[Refresh]) -> Refresh:
 
     for control in (top_k.release, retriever.input):
         control(configure, [top_k, retriever], [applied], api_visibility="private")
-    for event in (embedder.input(choose, [embedder], [note, switch], api_visibility="private", concurrency_limit=1),
+    for event in (embedder.select(choose, [embedder], [note, switch], api_visibility="private", concurrency_limit=1),
                   switch.click(switch_now, [embedder], [note, switch], api_visibility="private", concurrency_limit=1)):
         for other in others:
             event = event.then(other.fn, None, other.outputs, api_visibility="private")
