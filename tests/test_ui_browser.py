@@ -196,6 +196,14 @@ def test_chat_answers_with_a_citation_and_opens_its_source(page):
     expect(page.locator("#rag-sources .rag-empty")).to_be_visible()
 
 
+def test_a_corrected_note_line_renders_struck_through(page):
+    from playwright.sync_api import expect
+
+    reply = ask(page, "EIP 요금은?")
+    expect(reply.locator("del").first).to_contain_text("요금을 지불하지 않는다")
+    expect(reply).to_contain_text("정정: 2024년 2월부터")
+
+
 def test_exam_mode_shows_the_chosen_option(page):
     pytest.importorskip("rag.exam")
     from playwright.sync_api import expect
