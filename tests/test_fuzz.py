@@ -48,6 +48,7 @@ CASES: Counter = Counter()
 FUZZ = settings(max_examples=150 * SCALE, deadline=None, derandomize=SCALE == 1, database=None,
                 suppress_health_check=list(HealthCheck))
 FEW = settings(FUZZ, max_examples=40 * SCALE)
+PAGE = settings(FUZZ, max_examples=15 * SCALE)  # each case is an HTTP round trip through Gradio's queue
 
 # ---- strategies ----------------------------------------------------------------------------
 
@@ -309,6 +310,59 @@ def test_api_answers_are_deterministic(world):
         first, second = assistant.ask(question).to_json(), assistant.ask(question).to_json()
         first.pop("timings_ms"), second.pop("timings_ms")
         assert first == second
+
+
+# ---- the page's API ------------------------------------------------------------------------
+
+GENERIC_CRASH = "has raised an exception but has not enabled verbose error reporting"
+
+
+@pytest.fixture(scope="module")
+def page(world):
+    """The study page over the fuzz index, served on a free loopback port, and a client for `/ask`."""
+    pytest.importorskip("ui.app")
+    import socket
+
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from ui.app import build_app, launch
+
+    app = build_app(world["assistant"])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    launch(app, "127.0.0.1", port, block=False)
+    client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+    deadline = time.monotonic() + 60
+    while True:  # the page answers "still indexing" until its background check is done
+        try:
+            client.predict("EC2", "qa", api_name="/ask")
+            break
+        except AppError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    yield client
+    app.close()
+
+
+@PAGE
+@given(text=question_text, mode=st.one_of(st.sampled_from(MODES), st.text(any_char, max_size=10)))
+@example(text=BIG_INPUTS["1 MB Korean"], mode="auto")
+@example(text=BIG_INPUTS["html"], mode="qa")
+def test_page_api_gives_an_answer_or_a_readable_error(world, page, text, mode):
+    assume(not CITATION_LIKE.search(text))
+    from gradio_client.exceptions import AppError
+
+    CASES["page api"] += 1
+    try:
+        answer = page.predict(text, mode, api_name="/ask")
+    except AppError as err:
+        message = str(err)
+        assert message.strip() and GENERIC_CRASH not in message, message
+        return
+    check_answer_json(answer, world["chunk_ids"])
 
 
 # ---- the batch reader: JSON Lines ----------------------------------------------------------
