@@ -66,15 +66,13 @@ class Service:
         try:
             self.assistant.ensure_index()
             self._ready.set()
-        except Exception as err:  # shown in the page; the terminal has the log
+        except Exception as err:  # the page shows it in its notice
             self.error = f"{type(err).__name__}: {err}"
+            self.assistant.log(f"index: cannot build it: {self.error}")
 
     @property
     def ready(self) -> bool:
         return self._ready.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._ready.wait(timeout)
 
     def notice(self) -> str:
         """The banner text while the index is not ready ("" once it is)."""
