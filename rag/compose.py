@@ -209,10 +209,12 @@ def compose_answer(evidence: Evidence, errata: list[Erratum], header: list[str] 
     """Markdown in the notes' format from the chosen evidence, plus its citations."""
     citations = CitationList()
     lines = list(header or [])
-    lines += [f"**{overview_title(evidence.topics)}**", ""]
+    lines += [f"**{overview_title(evidence.topics)}**", ""]  # the overview, then one block per topic
     used = set()
+    overview = overview_title(evidence.topics)
     for chunk, units in evidence.topics:
-        lines.append(f"**{topic_title(chunk)}**")
+        title = topic_title(chunk)
+        lines.append(f"**{'핵심 내용' if title == overview else title}**")
         for unit in units:
             lines.append(render_line(unit, citations, errata))
             used.add(unit.text)

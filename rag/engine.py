@@ -138,7 +138,10 @@ class Assistant:
         query.vector(self.settings.embedders[0])
         timings["encode_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        hits = self.retriever(kind).search(query, self.settings.top_k)
+        models = None
+        if mode == "exam":  # the option model is loaded for exam anyway; fusing it helps find the options
+            models = tuple(dict.fromkeys((*self.settings.embedders, self.option_model)))
+        hits = self.retriever(kind, models).search(query, self.settings.top_k)
         timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         answer = self._compose(question, mode, options, query, hits, state)

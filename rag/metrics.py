@@ -13,7 +13,6 @@ import unicodedata
 
 CITATION = re.compile(r"\[(\d+)\]")
 HANGUL = re.compile(r"[가-힣]")
-LATIN = re.compile(r"[A-Za-z]")
 STRUCK = re.compile(r"~~(.+?)~~")
 
 
@@ -88,10 +87,17 @@ def key_term_coverage(markdown: str, key_terms: list[str]) -> float | None:
 
 
 def is_korean_prose(markdown: str) -> bool:
-    """Hangul makes up at least a third of the answer body's letters."""
+    """The composer's prose is Korean: every TL;DR line and at least half of all bullet lines hold Hangul.
+
+    English AWS terms inside Korean sentences are fine, as the notes use them; headings are note titles
+    and are not prose.
+    """
     body = STRUCK.sub("", body_of(markdown))
-    hangul, latin = len(HANGUL.findall(body)), len(LATIN.findall(body))
-    return hangul > 0 and hangul >= 0.33 * (hangul + latin)
+    bullets = [line for line in body.split("\n") if line.lstrip().startswith("- ")]
+    tldr = body.split("**TL;DR**", 1)[1] if "**TL;DR**" in body else ""
+    tldr_lines = [line for line in tldr.split("\n") if line.startswith("- ")]
+    korean = [bool(HANGUL.search(line)) for line in bullets]
+    return bool(bullets) and sum(korean) >= len(korean) / 2 and all(HANGUL.search(line) for line in tldr_lines)
 
 
 def format_compliance(markdown: str) -> float:

@@ -52,6 +52,9 @@ def test_format_compliance():
     assert M.format_compliance(good.replace("요약이다 [1]", "요약이다")) == 0.0
     english = "**Overview**\n\n**Topic**\n- an English sentence only [1]\n\n**TL;DR**\n- summary [1]"
     assert M.format_compliance(english) == 0.0
+    mixed = "**ALB**\n\n**ALB**\n- ALB는 L7 로드 밸런서이다 [1]\n- ALB supports HTTP [1]\n\n**TL;DR**\n- ALB는 L7이다 [1]"
+    assert M.is_korean_prose(mixed)
+    assert not M.is_korean_prose(mixed.replace("- ALB는 L7이다 [1]", "- ALB is L7 [1]"))
 
 
 def test_strike_hits_the_wrong_span():
