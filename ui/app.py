@@ -76,6 +76,9 @@ def build_app(assistant: Assistant, watcher: PageProgress | None = None,
                 return service.assistant.ask(question, mode=mode).to_json()
             except QueryError as err:
                 raise gr.Error(str(err)) from None
+            except Exception as err:  # a readable one-line error instead of Gradio's generic one
+                service.assistant.log(f"ui: /ask failed: {type(err).__name__}: {err}")
+                raise gr.Error(f"{type(err).__name__}: {err}") from None
 
         gr.api(ask, api_name="ask", concurrency_limit=4)
     service.start()
