@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +38,16 @@ class LineError:
         return f"line {self.line}: {self.message}"
 
 
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a long question is a question, not a CSV error
+JSON_ERRORS = (json.JSONDecodeError, RecursionError, ValueError)  # deep nesting, 4300+ digit integers
+
+
 def _decode(data: bytes, name: str) -> tuple[str, list[LineError]]:
-    """Text of the file; undecodable lines are replaced and reported."""
+    """Text of the file; undecodable lines are blanked and reported."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
     try:
-        return data.decode("utf-8-sig"), []
+        return data.decode("utf-8"), []
     except UnicodeDecodeError:
         errors = []
         lines = []
@@ -78,22 +85,26 @@ def read_items(path: Path | None = None, data: bytes | None = None, name: str = 
         data = path.read_bytes()
     text, errors = _decode(data, name)
     items: list[Item] = []
-    is_csv = name.lower().endswith(".csv") or (text.lstrip()[:1] not in ("{", "[", "") and "," in text.split("\n", 1)[0])
-    if is_csv:
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames or not {"id", "question"} <= set(reader.fieldnames):
-            return [], errors + [LineError(1, "CSV needs a header row with id,question columns")]
-        for row in reader:
-            result = item_from_record({"id": row.get("id"), "question": row.get("question")}, reader.line_num)
-            (errors if isinstance(result, LineError) else items).append(result)
+    if _is_csv(name, text):
+        try:
+            reader = csv.DictReader(io.StringIO(text, newline=""))
+            if not reader.fieldnames or not {"id", "question"} <= set(reader.fieldnames):
+                return [], errors + [LineError(1, "CSV needs a header row with id,question columns")]
+            for row in reader:
+                result = item_from_record({"id": row.get("id"), "question": row.get("question")}, reader.line_num)
+                (errors if isinstance(result, LineError) else items).append(result)
+        except csv.Error as err:
+            errors.append(LineError(reader.line_num, f"CSV cannot be read past this line ({err})"))
     else:
+        undecodable = {e.line for e in errors}
         for number, line in enumerate(text.split("\n"), 1):
-            if not line.strip() or any(e.line == number for e in errors):
+            if not line.strip() or number in undecodable:
                 continue
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError as err:
-                errors.append(LineError(number, f"not valid JSON ({err.msg})"))
+            except JSON_ERRORS as err:
+                reason = err.msg if isinstance(err, json.JSONDecodeError) else type(err).__name__
+                errors.append(LineError(number, f"not valid JSON ({reason})"))
                 continue
             result = item_from_record(record, number)
             (errors if isinstance(result, LineError) else items).append(result)
@@ -109,6 +120,17 @@ def read_items(path: Path | None = None, data: bytes | None = None, name: str = 
     return unique, errors
 
 
+def _is_csv(name: str, text: str) -> bool:
+    """CSV by file name; a name that says neither is sniffed from its first line."""
+    lowered = name.lower()
+    if lowered.endswith(".csv"):
+        return True
+    if lowered.endswith((".jsonl", ".json", ".ndjson")):
+        return False
+    first = text.lstrip()[:1]
+    return first not in ("{", "[", "") and "," in text.split("\n", 1)[0]
+
+
 def done_ids(out_path: Path) -> set[str]:
     """Ids already answered in `out_path`; an unfinished last line is dropped from the file."""
     if not out_path.exists():
@@ -116,10 +138,10 @@ def done_ids(out_path: Path) -> set[str]:
     raw = out_path.read_bytes()
     keep = raw if raw.endswith(b"\n") or not raw else raw[: raw.rfind(b"\n") + 1]
     ids = set()
-    for line in keep.decode("utf-8", errors="replace").splitlines():
+    for line in keep.decode("utf-8", errors="replace").split("\n"):
         try:
             ids.add(str(json.loads(line)["id"]))
-        except (json.JSONDecodeError, KeyError, TypeError):
+        except (*JSON_ERRORS, KeyError, TypeError):
             continue
     if keep != raw:
         out_path.write_bytes(keep)

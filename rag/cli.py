@@ -38,7 +38,7 @@ def _assistant(args) -> Assistant:
 
 def cmd_index(args) -> int:
     assistant = Assistant(_settings(args), progress=Bar())
-    report = assistant.ensure_index(force=args.force)
+    report = assistant.ensure_index(force=args.force, fallback=False)
     if report is None:
         data = assistant.state.data
         print(f"index is up to date: {data.manifest['generation']}, {len(data.chunks)} chunks, "

@@ -44,9 +44,10 @@ def clean_question(text: str, max_chars: int) -> tuple[str, tuple[str, ...]]:
     """The question without control characters, truncated with a notice when huge."""
     if not isinstance(text, str):
         raise QueryError("the question must be text")
+    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates (undecodable argv bytes) become '?'
     text = CONTROL.sub(" ", text).strip()
     if not text:
-        raise QueryError('the question is empty; type a question, e.g. rag ask "What is a spread placement group?"')
+        raise QueryError('the question is empty; type a question, e.g. "What is a spread placement group?"')
     if len(text) > max_chars:
         return text[:max_chars], (f"질문이 너무 길어 앞의 {max_chars}자만 사용했습니다 (question truncated to {max_chars} characters).",)
     return text, ()
@@ -62,8 +63,11 @@ class Assistant:
         self._lock = threading.Lock()
 
     # ---- index -------------------------------------------------------------------------
-    def ensure_index(self, force: bool = False) -> index_store.BuildReport | None:
-        """Load the index, building or refreshing it when missing, damaged or stale."""
+    def ensure_index(self, force: bool = False, fallback: bool = True) -> index_store.BuildReport | None:
+        """Load the index, building or refreshing it when missing, damaged or stale.
+
+        When the refreshed index cannot be written, `fallback` keeps answering from the last good one.
+        """
         with self._lock:
             previous = None
             reason = "first build"
@@ -80,7 +84,14 @@ class Assistant:
                 self.log(f"index: {err}")
             except index_store.IndexCorrupt as err:
                 self.log(f"index: {err}")
-            report = index_store.build(self.settings, self.embedders, previous, reason, self.progress)
+            try:
+                report = index_store.build(self.settings, self.embedders, previous, reason, self.progress)
+            except index_store.IndexUnwritable as err:
+                if previous is None or not fallback:
+                    raise
+                self.log(f"index: {err}; answering from the last good index ({previous.manifest['generation']})")
+                self._install(previous)
+                return None
             self._install(index_store.load(self.settings.index_dir))
             self.log(f"index: {report.generation} ready, {report.chunks} chunks, {report.units} sentences, "
                      f"{report.embedded} embedded, {report.reused} reused, {report.seconds:.1f}s")
@@ -106,8 +117,9 @@ class Assistant:
     def query(self, text: str) -> Query:
         return Query(text, self.embedders)
 
-    def retriever(self, kind: str | None = None, model_ids: tuple[str, ...] | None = None):
-        state = self.state
+    def retriever(self, kind: str | None = None, model_ids: tuple[str, ...] | None = None,
+                  state: State | None = None):
+        state = state or self.state
         return make_retriever(state.data, kind or self.settings.retriever, model_ids or self.settings.embedders,
                               self.settings.lexical_weight, self.settings.rrf_k)
 
@@ -116,7 +128,7 @@ class Assistant:
         return self.retriever(kind).search(self.query(question), k or self.settings.top_k)
 
     def ask(self, text: str, mode: str = "auto", options: dict[str, str] | None = None,
-            kind: str | None = None, context: str | None = None) -> Answer:
+            kind: str | None = None, context: str | None = None, top_k: int | None = None) -> Answer:
         """Answer one question. `context` is earlier conversation text used for retrieval only."""
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
@@ -141,7 +153,7 @@ class Assistant:
         models = None
         if mode == "exam":  # the option model is loaded for exam anyway; fusing it helps find the options
             models = tuple(dict.fromkeys((*self.settings.embedders, self.option_model)))
-        hits = self.retriever(kind, models).search(query, self.settings.top_k)
+        hits = self.retriever(kind, models, state).search(query, top_k or self.settings.top_k)
         timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         answer = self._compose(question, mode, options, query, hits, state)
@@ -166,7 +178,7 @@ class Assistant:
         if mode == "verify":
             from rag.verify import answer_verify
 
-            return answer_verify(question, hits, state.data, model_id, idf, state.errata, self)
+            return answer_verify(question, state, model_id, idf, self)
         evidence = gather_evidence(query, hits, state.data, model_id, idf)
         if self.should_abstain(evidence):
             markdown, citations = compose_abstention(hits)

@@ -40,6 +40,7 @@ from rag.types import Chunk
 
 FORMAT = 1
 EMBED_BATCH = 32
+MANIFEST_KEYS = ("format", "generation", "chunker", "files", "models", "counts", "artifacts")
 
 
 class IndexError_(Exception):
@@ -132,7 +133,10 @@ def current_generation(index_dir: Path) -> Path:
     pointer = index_dir / "CURRENT"
     if not pointer.exists():
         raise IndexMissing(f"no index in {index_dir}/ yet; it will be built now")
-    name = pointer.read_text(encoding="utf-8").strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (UnicodeDecodeError, OSError):
+        raise IndexCorrupt(f"{pointer} is damaged; rebuilding") from None
     if not re.fullmatch(r"gen-\d{6}", name) or not (index_dir / name).is_dir():
         raise IndexCorrupt(f"{pointer} names a missing generation {name!r}; rebuilding")
     return index_dir / name
@@ -143,6 +147,9 @@ def load(index_dir: Path) -> IndexData:
     folder = current_generation(index_dir)
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        missing = [k for k in MANIFEST_KEYS if k not in manifest]
+        if missing:
+            raise IndexCorrupt(f"index manifest {folder / 'manifest.json'} lacks {missing[0]!r}; rebuilding")
         for name, digest in manifest["artifacts"].items():
             if _sha256(folder / name) != digest:
                 raise IndexCorrupt(f"index file {folder / name} fails its checksum; rebuilding")
@@ -303,10 +310,11 @@ def build(settings: Settings, embedders: dict[str, Embedder], previous: IndexDat
         pointer_tmp = index_dir / f".CURRENT.{os.getpid()}"
         pointer_tmp.write_text(generation + "\n", encoding="utf-8")
         os.replace(pointer_tmp, index_dir / "CURRENT")
-    except OSError as err:
+    except (OSError, RuntimeError) as err:  # faiss reports write failures (disk full) as RuntimeError
         shutil.rmtree(staging, ignore_errors=True)
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).strip().splitlines()[-1]
         raise IndexUnwritable(
-            f"cannot write the index folder {index_dir}/ ({err.strerror}); free disk space or make it writable"
+            f"cannot write the index folder {index_dir}/ ({reason}); free disk space or make it writable"
         ) from None
     _remove_old_generations(index_dir, keep=generation)
     return BuildReport(generation, len(chunks), len(units), embedded, reused, time.monotonic() - started, reason)

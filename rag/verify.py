@@ -116,7 +116,7 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, 
 def judge(sentence: str, assistant, state, model_id: str, idf: dict) -> tuple[str, str | None, list[ScoredUnit]]:
     """(verdict, wrong span, evidence) for one sentence."""
     query = assistant.query(sentence)
-    hits = assistant.retriever().search(query, assistant.settings.top_k)
+    hits = assistant.retriever(state=state).search(query, assistant.settings.top_k)
     data = state.data
     keys = list(dict.fromkeys(h.chunk.section_key for h in hits[:3]))
     keys += [k for k in dict.fromkeys(lecture_key(h.chunk) for h in hits[:2]) if k not in keys]
@@ -138,15 +138,21 @@ def judge(sentence: str, assistant, state, model_id: str, idf: dict) -> tuple[st
     return "supported", None, units[:1]
 
 
+def quote_user(text: str) -> str:
+    """The user's words with brackets escaped, so `[3]` in them never reads as a citation."""
+    return text.replace("[", "\\[").replace("]", "\\]")
+
+
 def strike(sentence: str, span: str | None) -> str:
     if not span or span not in sentence:
-        return f"~~{sentence}~~"
-    return sentence.replace(span, f"~~{span}~~", 1)
+        return f"~~{quote_user(sentence)}~~"
+    head, tail = sentence.split(span, 1)
+    return f"{quote_user(head)}~~{quote_user(span)}~~{quote_user(tail)}"
 
 
-def answer_verify(statement: str, hits, data, model_id: str, idf: dict, errata, assistant) -> dict:
+def answer_verify(statement: str, state, model_id: str, idf: dict, assistant) -> dict:
     """Verify-mode answer: each sentence judged, wrong parts struck through with a bold explanation."""
-    state = assistant.state
+    errata = state.errata
     citations = CitationList()
     verdicts = []
     blocks: list[str] = []
@@ -165,11 +171,11 @@ def answer_verify(statement: str, hits, data, model_id: str, idf: dict, errata, 
                 body.append(f"  - 노트 원문: {note_line}")
             correction = erratum.correction if erratum else unit.text
         elif verdict == "supported":
-            body = [f"- {sentence} [{n}]", f"  - 노트와 일치합니다: {render_line(unit, citations, errata)[2:]}"]
+            body = [f"- {quote_user(sentence)} [{n}]", f"  - 노트와 일치합니다: {render_line(unit, citations, errata)[2:]}"]
             correction = None
         else:
             nearest = f" [{n}]" if n else ""
-            body = [f"- {sentence} — 노트에서 다루지 않는 내용입니다.{nearest}"]
+            body = [f"- {quote_user(sentence)} — 노트에서 다루지 않는 내용입니다.{nearest}"]
             correction = None
         blocks += [f"**{title}**", *body, ""]
         verdicts.append(Verdict(sentence, verdict, span if verdict == "contradicted" else None, correction,
