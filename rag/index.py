@@ -36,6 +36,7 @@ from rag.lexical import LEXICAL_VERSION, tokenize
 from rag.notes import Unit, load_corpus, units_of
 from rag.progress import Progress, silent
 from rag.settings import Settings
+from rag.vectorstore import build_vector_index
 from rag.types import Chunk
 
 FORMAT = 1
@@ -230,11 +231,11 @@ def _embed_all(texts: list[str], embedder: Embedder, reuse: dict[str, np.ndarray
     return rows, len(todo)
 
 
-def _write_faiss(rows: np.ndarray, path: Path) -> None:
-    index = faiss.IndexFlatIP(rows.shape[1])
-    if len(rows):
-        index.add(np.ascontiguousarray(rows, dtype=np.float32))
+def _write_faiss(rows: np.ndarray, path: Path) -> str:
+    """Write an index whose type follows the row count; returns the type name."""
+    index, kind = build_vector_index(rows)
     faiss.write_index(index, str(path))
+    return kind
 
 
 def build(settings: Settings, embedders: dict[str, Embedder], previous: IndexData | None = None,
@@ -287,10 +288,11 @@ def build(settings: Settings, embedders: dict[str, Embedder], previous: IndexDat
             embedded += n1 + n2
             reused += len(chunks) + len(units) - n1 - n2
             slug = model_slug(model_id)
-            _write_faiss(chunk_rows, staging / f"{slug}.chunks.faiss")
-            _write_faiss(unit_rows, staging / f"{slug}.units.faiss")
+            chunk_kind = _write_faiss(chunk_rows, staging / f"{slug}.chunks.faiss")
+            unit_kind = _write_faiss(unit_rows, staging / f"{slug}.units.faiss")
             models[model_id] = {"dim": embedder.dim, "chunks_file": f"{slug}.chunks.faiss",
-                                "units_file": f"{slug}.units.faiss", "index_type": "flat"}
+                                "units_file": f"{slug}.units.faiss", "index_type": chunk_kind,
+                                "units_index_type": unit_kind}
         artifacts = {p.name: _sha256(p) for p in sorted(staging.iterdir())}
         manifest = {
             "format": FORMAT,
