@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from rag.errata import Erratum, render_with_errata
 from rag.index import IndexData
+from rag.lexical import tokenize
 from rag.retrieve import Query
 from rag.types import Chunk, Citation, Hit
 
@@ -32,6 +33,8 @@ ABSTAIN_TEXT = "노트에서 관련 내용을 찾지 못했습니다"
 LEXICAL_WEIGHT = 0.35
 MAX_TOPICS = 3
 LINES_PER_TOPIC = 4
+MIN_LINE_CHARS = 15
+HEADING_WEIGHT = 0.15  # a section whose heading the question names wins close calls
 CITATION = re.compile(r"\[(\d+)\]")
 
 
@@ -157,12 +160,15 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
             candidates.append(hit.chunk.section_key)
     scored_sections = []
     best_similarity = -1.0
+    query_tokens = set(query.tokens)
     for rank, key in enumerate(candidates):
         units = score_units(query, data, model_id, section_units(data, key), idf)
         body = [u for u in units if not u.chunk.is_summary] or units
         if not body:
             continue
-        top = max(u.score for u in body)
+        heading_tokens = set(tokenize(key[1][-1])) if len(key[1]) > 1 else set()
+        named = len(query_tokens & heading_tokens) / len(heading_tokens) if heading_tokens else 0.0
+        top = max(u.score for u in body) + HEADING_WEIGHT * named
         dense_top = max(float(data.unit_matrix(model_id)[u.index] @ query.vector(model_id)) for u in body)
         best_similarity = max(best_similarity, dense_top)
         scored_sections.append((top + 0.08 / (1 + rank), key, body))
@@ -173,8 +179,7 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
         for section_score, key, body in scored_sections[:MAX_TOPICS]:
             if topics and section_score < lead - 0.06:
                 break
-            best = max(u.score for u in body)
-            chosen = sorted((u for u in body if u.score >= best - 0.1), key=lambda u: -u.score)[:LINES_PER_TOPIC]
+            chosen = pick_lines(body, data)
             chosen.sort(key=lambda u: u.line)
             topics.append((chosen[0].chunk, chosen))
     summary: list[ScoredUnit] = []
@@ -186,6 +191,24 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
     summary.sort(key=lambda u: -u.score)
     unknown, total = unknown_terms(query.text, data)
     return Evidence(topics, summary[:2], best_similarity, len(unknown) / max(total, 1), tuple(unknown))
+
+
+def pick_lines(body: list[ScoredUnit], data: IndexData) -> list[ScoredUnit]:
+    """The section's best lines: close to its top score, informative, and not repeating each other."""
+    best = max(u.score for u in body)
+    informative = [u for u in body if len(u.text) >= MIN_LINE_CHARS] or body
+    chosen: list[ScoredUnit] = []
+    for unit in sorted(informative, key=lambda u: -u.score):
+        if unit.score < best - 0.1 or len(chosen) == LINES_PER_TOPIC:
+            break
+        tokens = set(data.unit_tokens[unit.index])
+        if all(_jaccard(tokens, set(data.unit_tokens[c.index])) < 0.5 for c in chosen):
+            chosen.append(unit)
+    return chosen or [max(body, key=lambda u: u.score)]
+
+
+def _jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
 
 
 def topic_title(chunk: Chunk) -> str:
