@@ -36,7 +36,10 @@ class Embedder(Protocol):
 
 
 def _normalise(rows: np.ndarray) -> np.ndarray:
-    rows = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
+    rows = np.asarray(rows, dtype=np.float32)
+    if rows.size == 0:
+        return rows
+    rows = rows.reshape(len(rows), -1)
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     return rows / np.maximum(norms, 1e-12)
 
