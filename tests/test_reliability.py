@@ -13,8 +13,8 @@ fixture notes with the fast `hash` embedder:
   and the fix, and an up-to-date index still answers;
 - `ask`, `search`, `batch` and `eval` open no socket at all.
 
-Known core bugs are pinned by `xfail(strict=True)` tests whose reason says
-what is wrong; when a fix lands they turn into failures, so drop the marker.
+Core bugs these tests found were fixed in rag/ (commit 7f5b2d2); the tests
+that pinned them now guard against their return.
 """
 from __future__ import annotations
 
@@ -133,23 +133,17 @@ def _damages(name: str, data: bytes, rng: random.Random) -> list[tuple[str, byte
         out.append(("last byte cut", data[:-1]))
     spots = {0, len(data) // 2, len(data) - 1} | {rng.randrange(len(data)) for _ in range(3)}
     if name == "manifest.json":
-        spots -= set(_crashing_manifest_spots(data))  # pinned by the xfail test below
+        spots |= set(_manifest_key_spots(data))
     for spot in sorted(spots):
         flipped = bytearray(data)
-        # CURRENT keeps ASCII here: a non-UTF-8 byte there is pinned by its own xfail test below
-        flipped[spot] ^= 0xFF if rng.random() < 0.5 and name != "CURRENT" else 0x01
+        flipped[spot] ^= 0xFF if rng.random() < 0.5 else 0x01
         out.append((f"byte {spot} flipped", bytes(flipped)))
     return out
 
 
-def _crashing_manifest_spots(data: bytes) -> list[int]:
-    """Byte offsets inside the manifest keys "files" and "generation" (see the xfail test)."""
-    spots = []
-    for key in (b'"files"', b'"generation"'):
-        start = data.find(key)
-        if start >= 0:
-            spots.extend(range(start + 1, start + len(key) - 1))
-    return spots
+def _manifest_key_spots(data: bytes) -> list[int]:
+    """The first letter of every top-level manifest key: a flip there renames the key."""
+    return [m.start() + 1 for m in re.finditer(rb'^ "[a-z_]+":', data, re.MULTILINE)]
 
 
 def test_every_damaged_index_file_is_detected_reported_in_one_line_and_rebuilt(built, capsys):
@@ -214,11 +208,6 @@ def test_damaged_index_through_the_real_command_prints_no_traceback(built):
     assert answer_json(proc.stdout) == built["answer"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: a flipped byte in the manifest key \"files\" or \"generation\" passes rag.index.load "
-    "(which only reads \"artifacts\" and \"models\"), then staleness() reads manifest['files'] and "
-    "Assistant._install reads manifest['generation'] outside load's try: KeyError traceback instead of "
-    "IndexCorrupt and a rebuild"))
 @pytest.mark.parametrize("key", ["files", "generation"])
 def test_flipped_manifest_key_is_detected_and_rebuilt(built, capsys, key):
     corpus, index, generation = built["corpus"], built["index"], built["generation"]
@@ -228,10 +217,6 @@ def test_flipped_manifest_key_is_detected_and_rebuilt(built, capsys, key):
     assert rc == 0 and answer_json(out) == built["answer"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: rag.index.current_generation reads CURRENT with read_text(encoding='utf-8') outside any "
-    "try; a non-UTF-8 byte in CURRENT raises UnicodeDecodeError (a traceback from `rag ask`) instead of "
-    "IndexCorrupt and a rebuild"))
 def test_current_with_a_non_utf8_byte_is_detected_and_rebuilt(built, capsys):
     corpus, index = built["corpus"], built["index"]
     pointer = index / "CURRENT"
@@ -438,40 +423,36 @@ def test_requests_during_a_reindex_see_either_the_old_or_the_new_index(tmp_path,
     assert tuple(after) in {tuple(h) for h in seen[-4:]}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: Assistant.ask reads self.state twice (`state = self.state`, then again inside "
-    "self.retriever(kind)); a re-index that lands between the two reads composes the answer from the "
-    "old generation's data with hits from the new one, so one request sees two indexes"))
-def test_a_swap_between_retrieval_and_composition_does_not_mix_generations(tmp_path, notes_dir):
+def test_a_swap_between_retrieval_and_composition_does_not_mix_generations(tmp_path, notes_dir, monkeypatch):
+    import rag.engine
+
     assistant = Assistant(hash_settings(tmp_path, notes_dir), log=lambda m: None)
     assistant.ensure_index()
     old_generation = assistant.state.generation
-    real_retriever = Assistant.retriever
-    swapped = []
+    used = []
+    real_make_retriever = rag.engine.make_retriever
 
-    def retriever_with_swap(self, kind=None, model_ids=None):
-        if not swapped:
-            swapped.append(True)
+    def make_retriever(data, *args, **kwargs):
+        # a re-index lands right when the request builds its retriever
+        if not used:
             with (notes_dir / "aws.md").open("a", encoding="utf-8") as out:
                 out.write(EDIT)
-            self.ensure_index()
-        return real_retriever(self, kind, model_ids)
+            assistant.ensure_index()
+        used.append(("hits", data.manifest["generation"]))
+        return real_make_retriever(data, *args, **kwargs)
 
-    generations = []
     real_compose = Assistant._compose
 
     def compose(self, question, mode, options, query, hits, state):
-        generations.append(state.generation)
-        generations.append(self._state.generation)
+        used.append(("compose", state.generation))
         return real_compose(self, question, mode, options, query, hits, state)
 
-    Assistant.retriever, Assistant._compose = retriever_with_swap, compose
-    try:
-        assistant.ask(QUESTION, mode="qa")
-    finally:
-        Assistant.retriever, Assistant._compose = real_retriever, real_compose
-    assert generations[1] != old_generation  # the swap happened mid-request
-    assert generations[0] == generations[1], "hits came from one generation, composition used another"
+    monkeypatch.setattr(rag.engine, "make_retriever", make_retriever)
+    monkeypatch.setattr(Assistant, "_compose", compose)
+    answer = assistant.ask(QUESTION, mode="qa")
+    assert assistant.state.generation != old_generation  # the swap happened mid-request
+    assert len({generation for _, generation in used}) == 1, used
+    assert answer.hits
 
 
 # ---- notes are never modified ------------------------------------------------------------
@@ -627,10 +608,6 @@ def test_unwritable_index_on_rebuild_names_the_folder_and_the_fix(built, capsys,
     assert store.current_generation(index).name == built["generation"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: when the notes changed and index/ cannot be written, Assistant.ensure_index lets "
-    "IndexUnwritable escape, so `rag ask` exits 1 instead of answering from the last good index "
-    "(issue 7, item 8) with a one-line warning"))
 def test_stale_index_that_cannot_be_rewritten_still_answers_from_the_last_good_one(built, capsys, monkeypatch):
     corpus, index = built["corpus"], built["index"]
     with (corpus / "aws.md").open("a", encoding="utf-8") as out:
@@ -642,10 +619,6 @@ def test_stale_index_that_cannot_be_rewritten_still_answers_from_the_last_good_o
     assert any(str(index) in line for line in log_lines(err))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: rag.index.build catches only OSError, but faiss.write_index reports a full disk as "
-    "RuntimeError ('write error ... No space left on device'), so `rag index` ends in a traceback and "
-    "leaves its .staging-* folder behind instead of the one-line IndexUnwritable message"))
 def test_disk_full_while_writing_vectors_names_the_folder_and_the_fix(built, capsys, monkeypatch):
     import faiss
 
