@@ -37,7 +37,7 @@ def stats(values) -> dict:
 
 
 def machine() -> dict:
-    """Core count, CPU model, memory and load: printed with every result."""
+    """Core count, CPU model, memory and the load average when the result is saved."""
     model = ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -48,7 +48,7 @@ def machine() -> dict:
         pass
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return {"cores": os.cpu_count(), "cpu": model, "memory_gb": round(mem_gb, 1),
-            "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+            "load_avg_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M")}
 
 
@@ -57,12 +57,22 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def vm_hwm_mb() -> float:
+    """This process's own peak RSS (VmHWM), in MB; unlike ru_maxrss it starts afresh at exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return peak_rss_mb()
+
+
 def run_child(cmd: list[str], cwd: Path = REPO, stdin=None, timeout: float | None = None,
               env: dict | None = None, live_stderr: bool = False) -> tuple[int, float, float, str, str]:
     """Run `cmd`; returns (exit code, wall seconds, peak RSS MB of that child, stdout, stderr).
 
-    The peak RSS comes from wait4() on that one child, so it is the child's own
-    high-water mark. `live_stderr` passes the child's stderr (its progress) through.
+    The peak RSS comes from wait4() on that one child. Linux carries the RSS the
+    child had at fork into that figure, so it reads max(this process's RSS at the
+    fork, the child's own peak): keep the calling process small (the scripts
+    here do) or have the child report `vm_hwm_mb()` itself. `live_stderr` passes the child's stderr (its progress) through.
     """
     out_path = Path(f"/tmp/bench-child-{os.getpid()}.out")
     err_path = Path(f"/tmp/bench-child-{os.getpid()}.err")

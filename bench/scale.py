@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -48,8 +49,8 @@ DIM = 384
 K = 10
 WORK = Path("/tmp/bench-scale")
 HNSW_EFS = (64, 128, 256)
-IVF_NPROBES = (16, 32, 64)
-RERANK = 100
+IVF_NPROBES = (32, 64, 128)
+RERANK = 300
 # Serving answers one query at a time: FAISS's OpenMP threads only add contention
 # on 2 shared cores (flat 100k: ~9 ms with 1 thread, ~45 ms with 2), so search
 # runs single-threaded and builds use every core.
@@ -161,7 +162,21 @@ def worker_build(args) -> dict:
         f"  {args.kind} {label} {done:,}/{total:,} {time.perf_counter() - started:6.1f}s", file=sys.stderr, flush=True)
     started = time.perf_counter()
     extra = {}
-    if args.kind in ("flat", "hnsw"):
+    if args.kind == "hnsw" and args.cap_s:
+        # Past the cap the build stops adding rows: the figures are then for the
+        # rows built, and the full build time is extrapolated (labelled as such).
+        cap = float(args.cap_s)
+        index, kind = build_vector_index(rows[:0], flat_max_rows=-1)
+        built = 0
+        while built < n and time.perf_counter() - started < cap:
+            index.add(np.ascontiguousarray(rows[built:built + 25_000]))
+            built = index.ntotal
+            progress(built, n, "indexing vectors (capped)")
+        if built < n:
+            seconds = time.perf_counter() - started
+            extra = {"rows_built": built, "capped_at_s": cap,
+                     "extrapolated_full_build_s": seconds * (n * math.log(n)) / (built * math.log(built))}
+    elif args.kind in ("flat", "hnsw"):
         index, kind = build_vector_index(rows, flat_max_rows=n if args.kind == "flat" else 0, progress=progress)
         assert kind == args.kind
     else:
@@ -192,9 +207,17 @@ def worker_serve(args) -> dict:
     index = faiss.read_index(args.index_file)
     store = ChunkTextStore.open(args.texts)
     load_s = time.perf_counter() - started
-    queries = np.load(args.queries)
+    queries = np.load(args.queries_file)
     truth = np.load(args.truth)
-    rows = open_rows(Path(args.vectors)) if args.kind == "ivfpq" else None
+    # Re-rank rows are read with pread, not through mmap: mapped pages (and the
+    # kernel's fault-around neighbours) would count as this process's RSS.
+    fd = os.open(args.vectors, os.O_RDONLY) if args.kind == "ivfpq" else None
+    row_bytes = DIM * 4
+
+    def read_rows(ids: np.ndarray) -> np.ndarray:
+        return np.frombuffer(b"".join(os.pread(fd, row_bytes, int(i) * row_bytes) for i in ids),
+                             dtype=np.float32).reshape(len(ids), DIM)
+
     settings = {"flat": [None], "hnsw": list(HNSW_EFS), "ivfpq": list(IVF_NPROBES)}[args.kind]
     out = []
     for setting in settings:
@@ -210,7 +233,7 @@ def worker_serve(args) -> dict:
                 if rerank:  # PQ candidates, re-scored with the exact rows read from the mmap'd file
                     _, cand = index.search(q, RERANK)
                     cand = cand[0][cand[0] >= 0]
-                    exact = rows[np.sort(cand)] @ q[0]
+                    exact = read_rows(np.sort(cand)) @ q[0]
                     ids = np.sort(cand)[np.argsort(-exact)[:K]]
                 else:
                     _, ids = index.search(q, K)
@@ -231,21 +254,47 @@ def worker_serve(args) -> dict:
 
 # ---- orchestration ----------------------------------------------------------------------
 def run_worker(argv: list[str]) -> tuple[dict, float]:
+    """Run one worker process; its JSON result and its own peak RSS (VmHWM, read by the worker)."""
     code, wall, rss, stdout, stderr = common.run_child([sys.executable, __file__, *argv], live_stderr=True)
     if code != 0:
         raise SystemExit(f"scale: worker {' '.join(argv[:4])} failed ({code}):\n{stderr[-2000:]}")
-    return json.loads(stdout.strip().splitlines()[-1]), rss
+    result = json.loads(stdout.strip().splitlines()[-1])
+    return result, result.pop("vm_hwm_mb")
 
 
-def measure(n: int, kind: str, data: str, nq: int, index_dir: Path) -> dict:
+def prefix_truth(vectors: Path, n: int, data: str, qpath: Path, built: int) -> Path:
+    """Exact top-10 over the first `built` rows only, for an index whose build was capped."""
+    import faiss
+
+    queries = np.load(qpath)
+    rows = open_rows(vectors)
+    best_s = np.full((len(queries), K), -np.inf, np.float32)
+    best_i = np.full((len(queries), K), -1, np.int64)
+    for start in range(0, built, 200_000):
+        block = faiss.IndexFlatIP(DIM)
+        block.add(np.ascontiguousarray(rows[start:min(built, start + 200_000)]))
+        s, i = block.search(queries, K)
+        s_all, i_all = np.hstack([best_s, s]), np.hstack([best_i, i + start])
+        order = np.argsort(-s_all, axis=1, kind="stable")[:, :K]
+        best_s, best_i = np.take_along_axis(s_all, order, 1), np.take_along_axis(i_all, order, 1)
+    path = WORK / f"truth-{data}-{n}-first-{built}.npy"
+    np.save(path, best_i)
+    return path
+
+
+def measure(n: int, kind: str, data: str, nq: int, index_dir: Path, cap_s: float = 0) -> dict:
     vectors = vectors_file(n, data, index_dir)
     qpath, tpath = queries_and_truth(n, data, nq, index_dir)
     texts = text_store(n)
     index_file = WORK / f"{kind}-{data}-{n}.faiss"
-    build, build_rss = run_worker(["--worker", "build", "--kind", kind, "--vectors", str(vectors), "--out", str(index_file)])
+    cap = ["--cap-s", str(cap_s)] if kind == "hnsw" and cap_s else []
+    build, build_rss = run_worker(["--worker", "build", "--kind", kind, "--vectors", str(vectors),
+                                   "--out", str(index_file), *cap])
+    if build.get("rows_built"):
+        tpath = prefix_truth(vectors, n, data, qpath, build["rows_built"])
     serve, serve_rss = run_worker(["--worker", "serve", "--kind", kind, "--vectors", str(vectors),
                                    "--index-file", str(index_file), "--texts", str(texts),
-                                   "--queries", str(qpath), "--truth", str(tpath)])
+                                   "--queries-file", str(qpath), "--truth", str(tpath)])
     index_file.unlink(missing_ok=True)
     return {"n": n, "kind": kind, "data": data, **build, "build_peak_rss_mb": build_rss,
             "serve_peak_rss_mb": serve_rss, **serve}
@@ -326,7 +375,7 @@ def plot() -> list[Path]:
         runs[path.stem.removeprefix("scale-")] = json.loads(path.read_text(encoding="utf-8"))
     if not runs:
         raise SystemExit("scale: no bench/results/scale-*.json yet; run bench/scale.py first")
-    chosen = {"flat": None, "hnsw": 128, "ivfpq": 32}
+    chosen = {"flat": None, "hnsw": 128, "ivfpq": 64}
     written = []
     for what, key, label, target in (("latency", "search_p95_ms", "search p95 per query, ms (log)", 20),
                                      ("memory", "serve_peak_rss_mb", "peak RSS while serving, MB (log)", 4096)):
@@ -344,8 +393,12 @@ def plot() -> list[Path]:
                         ys.append(pick[0][key] if pick else r["settings"][0][key])
                     else:
                         ys.append(r[key])
-                name = {"flat": "flat (exact)", "hnsw": "HNSW M=32 ef=128", "ivfpq": "IVF-PQ nprobe=32 + re-rank"}[kind]
-                ax.plot([r["n"] for r in pts], ys, style, marker="o", label=f"{name}, {data} vectors")
+                name = {"flat": "flat (exact)", "hnsw": "HNSW M=32 ef=128", "ivfpq": "IVF-PQ nprobe=64 + re-rank 300"}[kind]
+                xs = [r.get("rows_built") or r["n"] for r in pts]
+                ax.plot(xs, ys, style, marker="o", label=f"{name}, {data} vectors")
+                for x, y, r in zip(xs, ys, pts):
+                    if r.get("rows_built"):
+                        ax.annotate("build capped", (x, y), fontsize=7, xytext=(4, -10), textcoords="offset points")
         ax.axhline(target, color="grey", lw=0.8, ls="--")
         ax.text(1.05e4, target * 1.08, f"target {target:,} {'ms' if what == 'latency' else 'MB'}", color="grey", fontsize=8)
         if what == "latency":
@@ -377,25 +430,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", action="store_true", help="flat vs HNSW at 5k..100k rows")
     parser.add_argument("--plot", action="store_true", help="only redraw docs/scale-*.png from results")
     parser.add_argument("--worker", choices=("build", "serve"), help=argparse.SUPPRESS)
-    for name in ("--kind", "--vectors", "--out", "--index-file", "--texts", "--truth"):
+    parser.add_argument("--hnsw-cap-s", type=float, default=900,
+                        help="stop an HNSW build after this many seconds and extrapolate (0: no cap)")
+    for name in ("--kind", "--vectors", "--out", "--index-file", "--texts", "--truth", "--queries-file", "--cap-s"):
         parser.add_argument(name, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         result = worker_build(args) if args.worker == "build" else worker_serve(args)
-        print(json.dumps(result))
+        print(json.dumps({**result, "vm_hwm_mb": common.vm_hwm_mb()}))
         return 0
     if args.plot:
         for path in plot():
             print("wrote", path)
         return 0
+    sizes = [int(s) for s in args.sizes.split(",")]
     if args.threshold:
         sizes = [5_000, 10_000, 20_000, 30_000, 50_000, 100_000]
         rows = threshold_study(args.index, sizes, args.queries)
         print("results ->", common.save("scale-threshold", {"command": " ".join(sys.argv), "rows": rows}))
         return 0
-    sizes = [int(s) for s in args.sizes.split(",")]
-    result = {"command": " ".join(["bench/scale.py", *(argv if argv is not None else sys.argv[1:])]),
-              "data": args.data, "queries": args.queries, "runs": []}
+    command = " ".join(["bench/scale.py", *(argv if argv is not None else sys.argv[1:])])
+    result = {"commands": [command], "data": args.data, "queries": args.queries, "runs": []}
+    previous = common.RESULTS / f"scale-{args.data}.json"
+    if previous.exists():  # a rerun of some sizes or kinds keeps the other figures
+        old = json.loads(previous.read_text(encoding="utf-8"))
+        redo = {(n, k) for n in sizes for k in args.kinds.split(",")}
+        result["runs"] = [r for r in old.get("runs", []) if (r["n"], r["kind"]) not in redo]
+        result["commands"] = [c for c in old.get("commands", [old.get("command", "")]) if c] + [command]
+        if "embedding" in old:
+            result["embedding"] = old["embedding"]
     if args.embed_sample:
         result["embedding"] = embed_sample(args.embed_sample, sizes)
         e = result["embedding"]
@@ -405,8 +468,13 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         for kind in args.kinds.split(","):
             print(f"== {n:,} rows, {kind}, {args.data} vectors", file=sys.stderr, flush=True)
-            r = measure(n, kind, args.data, args.queries, args.index)
+            r = measure(n, kind, args.data, args.queries, args.index, args.hnsw_cap_s)
             result["runs"].append(r)
+            result["runs"].sort(key=lambda r: (r["n"], ["flat", "hnsw", "ivfpq"].index(r["kind"])))
+            if r.get("rows_built"):
+                print(f"  HNSW build capped at {r['capped_at_s']:.0f} s: {r['rows_built']:,} of {n:,} rows built; "
+                      f"figures below are for those rows; full build EXTRAPOLATED "
+                      f"{r['extrapolated_full_build_s'] / 60:.0f} min", flush=True)
             for s in r["settings"]:
                 print(f"{n:>9,} {kind:6} {str(s['setting']):>5}{' +rerank' if s['rerank'] else '        '} "
                       f"build {r['build_s']:7.1f}s  search p50 {s['search_p50_ms']:7.2f} p95 {s['search_p95_ms']:7.2f} ms"

@@ -5,9 +5,10 @@ Two pieces the index module can use when a corpus grows past one notes file:
 - `build_vector_index(rows)` picks the index type by size. Up to
   `FLAT_MAX_ROWS` rows it is exact search (`IndexFlatIP`); above that it is
   HNSW over the same full vectors (`IndexHNSWFlat`, inner product). The
-  threshold comes from `bench/scale.py` on this 2-core machine: flat search
-  of one 384-d query costs about 0.2 ms per thousand rows, so it passes ~5 ms
-  around 30k rows, while HNSW stays near 1-3 ms to 1M rows (docs/benchmarks.md).
+  threshold comes from `bench/scale.py --threshold` on this 2-core machine,
+  one query at a time on one thread: flat search p95 was 3.7 ms at 30k rows
+  and 12 ms at 50k, while HNSW stayed at 1-5 ms with recall@10 >= 0.98
+  (docs/benchmarks.md). Below 30k an HNSW build costs seconds and buys nothing.
   HNSW keeps the original vectors, so `reconstruct_n` still returns exact rows:
   incremental builds reuse them and the composer scores sentences with them.
   The returned type name ("flat" or "hnsw") goes into the manifest.
@@ -41,8 +42,8 @@ FLAT_MAX_ROWS = 30_000
 # vector (256 MB at 1M rows, beside 1.5 GB of 384-d float32 vectors).
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-# efSearch 128 gave recall@10 >= 0.95 against exact search at 1M structured rows
-# with p95 search under 20 ms (docs/benchmarks.md, "Scale").
+# efSearch 128: recall@10 0.97 against exact search at 100k structured rows
+# (64: 0.90, 256: 0.99), search p50 ~1.5 ms (docs/benchmarks.md, "Scale").
 HNSW_EF_SEARCH = 128
 ADD_BATCH = 50_000
 
