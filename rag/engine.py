@@ -121,7 +121,7 @@ class Assistant:
                   state: State | None = None):
         state = state or self.state
         return make_retriever(state.data, kind or self.settings.retriever, model_ids or self.settings.embedders,
-                              self.settings.lexical_weight, self.settings.rrf_k)
+                              self.settings.lexical_weight, self.settings.rrf_k, state.lexical)
 
     def search(self, text: str, k: int | None = None, kind: str | None = None) -> list[Hit]:
         question, _ = clean_question(text, self.settings.max_query_chars)

@@ -100,11 +100,15 @@ class HybridRetriever:
 
 
 def make_retriever(data: IndexData, kind: str, model_ids: tuple[str, ...], lexical_weight: float = 1.0,
-                   rrf_k: int = 60):
-    """`bm25`, `dense` (the models fused when several), or `hybrid` (dense models + BM25)."""
+                   rrf_k: int = 60, lexical: LexicalRetriever | None = None):
+    """`bm25`, `dense` (the models fused when several), or `hybrid` (dense models + BM25).
+
+    `lexical` reuses a BM25 retriever already built over `data`.
+    """
     dense = [DenseRetriever(data, m) for m in model_ids]
+    lexical = lexical or LexicalRetriever(data)
     if kind == "bm25":
-        return LexicalRetriever(data)
+        return lexical
     if kind == "dense":
         return dense[0] if len(dense) == 1 else HybridRetriever(dense, [1.0] * len(dense), rrf_k)
-    return HybridRetriever(dense + [LexicalRetriever(data)], [1.0] * len(dense) + [lexical_weight], rrf_k)
+    return HybridRetriever(dense + [lexical], [1.0] * len(dense) + [lexical_weight], rrf_k)
