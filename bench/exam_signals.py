@@ -49,11 +49,37 @@ def signals_for(assistant, use, item) -> dict[str, dict[str, float]]:
     both_e5 = e5.encode([f"{stem} {o}" for o in options.values()], query=True)
     opt_use = use.encode(list(options.values()))
     both_use = use.encode([f"{stem} {o}" for o in options.values()])
+    # pool widened with each option's own top sections
+    pool = list(ids)
+    section_of = {}
+    for text in options.values():
+        option_hits = assistant.retriever().search(assistant.query(f"{stem} {text}"), 4)
+        for key in dict.fromkeys(h.chunk.section_key for h in option_hits[:2]):
+            pool += [i for i in section_units(data, key) if i not in pool]
+    for i in pool:
+        section_of[i] = data.chunk_by_id[data.units[i].chunk_id].section_key
+    pm_e5, pm_use = data.unit_matrix(model)[pool], data.unit_matrix("use")[pool]
+    ptok = [set(data.unit_tokens[i]) for i in pool]
+    plex = np.array([len(qtok & t) / (len(qtok) or 1) for t in ptok])
+    a = pm_e5 @ stem_e5 + 0.35 * plex
+    z = lambda x: (x - x.mean()) / (x.std() or 1)  # noqa: E731
+    a_z = z(a)
     out = {}
+    for j, key in enumerate(options):
+        own_p = distinct[key]
+        pcover = np.array([len(own_p & t) / (len(own_p) or 1) for t in ptok])
+        b = pm_use @ opt_use[j] + pm_e5 @ opt_e5[j] + pcover
+        b_z = z(b)
+        sections = {}
+        for n, i in enumerate(pool):
+            best_a, best_b = sections.get(section_of[i], (-9, -9))
+            sections[section_of[i]] = (max(best_a, a_z[n]), max(best_b, b_z[n]))
+        out.setdefault(key, {})["pair_unit"] = float(np.max(a_z + b_z))
+        out[key]["pair_sec"] = float(max(x + y for x, y in sections.values()))
     for j, key in enumerate(options):
         own = distinct[key]
         cover = np.array([len(own & t) / (len(own) or 1) for t in utok])
-        out[key] = {
+        out[key] |= {
             "e5_both_max": float(np.max(m_e5 @ both_e5[j])),
             "e5_gain_max": float(np.max(m_e5 @ both_e5[j] - rel)),
             "e5_opt_max": float(np.max(m_e5 @ opt_e5[j])),
@@ -97,7 +123,7 @@ def main() -> None:
     for name in names:
         print(f"{name:14s} alone: {accuracy(rows, {name: 1}):.3f}")
     best = (0, None)
-    for combo in itertools.product([0, 0.5, 1], repeat=len(names)):
+    for combo in itertools.product([0, 1], repeat=len(names)):
         if any(combo):
             acc = accuracy(rows, dict(zip(names, combo)))
             if acc > best[0]:
