@@ -93,7 +93,8 @@ def best_unit_for(option: str, stem: str, units: list[ScoredUnit], data, own: se
 
     def fit(u: ScoredUnit) -> float:
         tokens = set(data.unit_tokens[u.index])
-        return len(own & tokens) * 2 + len(question_tokens & tokens) * 0.5 + u.score
+        heading = set(tokenize(u.chunk.heading_path[-1]))  # a section named after the option decides it best
+        return len(own & heading) * 3 + len(own & tokens) * 2 + len(question_tokens & tokens) * 0.5 + u.score
 
     informative = [u for u in units if len(u.text) >= 20] or units
     return max(informative, key=fit)
