@@ -13,7 +13,9 @@ Set-up, in a temporary folder (the project's corpus/ and index/ are only read):
    old and new answers to a fixed set of questions.
 
 Each trial restores the old index and the edited notes, starts `rag index`,
-and sends SIGKILL at a seeded random moment of the build. The moment is a
+and sends SIGKILL at a seeded random moment of the build (a build that
+finishes before its moment, because the shared machine ran faster than in
+calibration, is restored and drawn again, up to 5 times). The moment is a
 point of the calibration run's timeline (uniform over its whole length,
 start-up included; every fourth trial uniform over the final stretch after
 the last progress line, where files are written, checksummed and renamed),
@@ -198,15 +200,20 @@ def experiment(args, work: Path) -> int:
         shutil.rmtree(corpus)
         shutil.copytree(new_notes, corpus)
         late = trial % 4 == 0
-        low = cal_stamps[progress_end] if late else 0.0
-        moment = rng.uniform(low, build_seconds)
-        anchor = max((i for i, t in enumerate(cal_stamps) if t <= moment), default=-1)
-        delay = moment - (cal_stamps[anchor] if anchor >= 0 else 0.0)
-        code, lines, stamps = run_timed(rag_cmd(args, corpus, index) + ["index"], env, work, (anchor, delay))
+        for attempt in range(1, 6):  # a build that finished before its kill moment is drawn again
+            low = cal_stamps[progress_end] if late else 0.0
+            moment = rng.uniform(low, build_seconds)
+            anchor = max((i for i, t in enumerate(cal_stamps) if t <= moment), default=-1)
+            delay = moment - (cal_stamps[anchor] if anchor >= 0 else 0.0)
+            code, lines, stamps = run_timed(rag_cmd(args, corpus, index) + ["index"], env, work, (anchor, delay))
+            if code != 0:
+                break
+            shutil.rmtree(index)
+            shutil.copytree(old_index, index)
         step = last_step(lines)
         where = cal_lines[anchor][:40].strip() if anchor >= 0 else "start"
-        row = {"trial": trial, "moment_s": round(moment, 2), "anchor": where, "delay_s": round(delay, 2),
-               "exit": code, "step": step, "late_window": late}
+        row = {"trial": trial, "attempts": attempt, "moment_s": round(moment, 2), "anchor": where,
+               "delay_s": round(delay, 2), "exit": code, "step": step, "late_window": late}
         try:
             data = store.load(index)
             row["left"] = "old" if data.manifest["files"] == old_files else (
@@ -236,7 +243,8 @@ def experiment(args, work: Path) -> int:
         rows.append(row)
         print(f"trial {trial:2d}: kill at {moment:6.2f}s of the calibrated build "
               f"({'write window' if late else 'anywhere'}; {delay:.2f}s after '{where}'), "
-              f"exit {code}, last step: {step}; left {row['left']} index, "
+              f"exit {code}{f' (attempt {attempt})' if attempt > 1 else ''}, last step: {step}; "
+              f"left {row['left']} index, "
               f"answers {'same' if row.get('answers_ok') else 'WRONG'}; next run "
               f"{'completed' if row['next_run_ok'] else 'FAILED'} in {row['next_run_s']}s "
               f"-> {'ok' if row['ok'] else 'FAIL'}", flush=True)
@@ -245,12 +253,14 @@ def experiment(args, work: Path) -> int:
     summary = {
         "seed": args.seed, "trials": len(rows), "passed": sum(r["ok"] for r in rows),
         "killed": sum(r["exit"] == -signal.SIGKILL for r in rows),
+        "redrawn": sum(r["attempts"] - 1 for r in rows),
         "left_old": sum(r["left"] == "old" for r in rows), "left_new": sum(r["left"] == "new" for r in rows),
         "models": list(settings.indexed_models), "edited_lines": changed,
         "uninterrupted_build_s": round(build_seconds, 1), "project_notes_untouched": notes_untouched,
     }
     print(f"summary: {summary['passed']}/{summary['trials']} trials passed "
-          f"({summary['killed']} killed mid-build, {summary['left_old']} left the old index live, "
+          f"({summary['killed']} killed mid-build, {summary['redrawn']} moments redrawn because the build had "
+          f"already finished, {summary['left_old']} left the old index live, "
           f"{summary['left_new']} had already switched to the new one); project notes untouched: {notes_untouched}")
     results = REPO / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
