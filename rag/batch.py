@@ -89,7 +89,8 @@ def read_items(path: Path | None = None, data: bytes | None = None, name: str = 
         try:
             reader = csv.DictReader(io.StringIO(text, newline=""))
             if not reader.fieldnames or not {"id", "question"} <= set(reader.fieldnames):
-                return [], errors + [LineError(1, "CSV needs a header row with id,question columns")]
+                header = LineError(1, "CSV needs a header row with id,question columns")
+                return [], sorted(errors + [header], key=lambda e: e.line)
             for row in reader:
                 result = item_from_record({"id": row.get("id"), "question": row.get("question")}, reader.line_num)
                 (errors if isinstance(result, LineError) else items).append(result)
