@@ -12,8 +12,7 @@ longer hunt. Every generated case is counted; the totals are printed and
 written to tests/artifacts/fuzz_cases.json (docs/reliability.md quotes them).
 
 The tests at the end of this file pin the core bugs this fuzzing found
-(fixed in rag/ by commit 7f5b2d2) so they stay fixed; the one still open is
-marked `xfail(strict=True)` with what is wrong.
+(fixed in rag/ by commits 7f5b2d2 and 8c18ff4) so they stay fixed.
 """
 from __future__ import annotations
 
@@ -500,8 +499,7 @@ def test_read_items_on_arbitrary_bytes_never_raises(data, name):
     with no_hang():
         items, errors = read_items(data=data, name=name)
     assert all(i.question.strip() and i.id for i in items)
-    if items:  # (the header-error return is unsorted: pinned in test_pathological_batch_files_give_line_errors)
-        assert [e.line for e in errors] == sorted(e.line for e in errors)
+    assert [e.line for e in errors] == sorted(e.line for e in errors)
 
 
 @pytest.mark.parametrize("builder", ["valid", "duplicates", "csv", "missing fields", "bad utf8", "1 MB question"])
@@ -577,11 +575,8 @@ def _deep(n: int) -> bytes:
     # a .jsonl file was sniffed as CSV from a broken first line holding a comma, and every line lost
     ("JSON Lines whose first line is broken and holds a comma",
      b'id: 1, question: x}\n{"id": "2", "question": "y"}\n', "q.jsonl", ["2"]),
-    pytest.param("CSV that is not UTF-8 from line 2 on", b"\n\x80", "x.csv", [], marks=pytest.mark.xfail(
-        strict=True, reason=(
-            "core bug (minor): when the CSV header check fails, rag.batch.read_items returns "
-            "`errors + [LineError(1, 'CSV needs a header row ...')]` unsorted, so line 2's decoding error is "
-            "listed before line 1's; sort the errors on that early return too"))),
+    # errors came back unsorted when the CSV header check failed after a decoding error
+    ("CSV that is not UTF-8 from line 2 on", b"\n\x80", "x.csv", []),
 ])
 def test_pathological_batch_files_give_line_errors(label, data, name, ids):
     CASES["read_items pathological"] += 1
