@@ -695,3 +695,70 @@ def test_serve_binds_loopback_unless_told_otherwise():
 
     args = build_parser().parse_args(["serve"])
     assert args.host == "127.0.0.1"
+
+
+# ---- 6 and 7: the page -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    """The study page over the fixture notes on a free loopback port: (app, url, root folder)."""
+    pytest.importorskip("ui.app")
+    from conftest import FIXTURES
+
+    from ui.app import build_app, launch
+
+    root = tmp_path_factory.mktemp("page")
+    shutil.copytree(FIXTURES / "notes", root / "corpus")
+    assistant = Assistant(hash_settings(root, root / "corpus"), log=lambda m: None)
+    assistant.ensure_index()
+    app = build_app(assistant)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    launch(app, "127.0.0.1", port, block=False)
+    yield app, f"http://127.0.0.1:{port}/", root
+    app.close()
+
+
+def test_page_has_analytics_off(page):
+    app, _, _ = page
+    assert app.analytics_enabled is False
+    assert os.environ.get("GRADIO_ANALYTICS_ENABLED") == "False"
+
+
+def test_uploaded_batch_file_with_a_traversal_name_writes_nothing_outside(page):
+    import httpx
+    from gradio_client import Client
+
+    _, url, root = page
+    target = root / "escape"
+    target.mkdir()
+    evil = "../" * 12 + str(target).lstrip("/") + "/pwned.jsonl"
+    response = httpx.post(url + "gradio_api/upload", timeout=30,
+                          files={"files": (evil, '{"id": "1", "question": "EC2 배치 그룹"}\n'.encode())})
+    assert response.status_code == 200, response.text
+    stored = Path(response.json()[0])
+    assert str(target) not in str(stored) and stored.name == "pwned.jsonl"
+    client = Client(url, verbose=False)
+    _, problems, downloads = client.predict({"path": str(stored), "meta": {"_type": "gradio.FileData"},
+                                             "orig_name": evil}, api_name="/batch")
+    assert list(target.iterdir()) == []
+    assert sorted(Path(p).name for p in downloads) == ["answers.jsonl", "study-sheet.md"]
+    assert all(str(root) not in p for p in downloads)
+
+
+def test_serve_warns_when_exposed_without_auth(monkeypatch, capsys, tmp_path, notes_dir):
+    pytest.importorskip("ui.app")
+    import ui.app
+
+    monkeypatch.setattr(ui.app, "launch", lambda *args, **kwargs: None)
+    monkeypatch.setattr(ui.app, "build_app", lambda *args, **kwargs: None)
+    monkeypatch.delenv("RAG_AUTH", raising=False)
+    settings = hash_settings(tmp_path, notes_dir)
+    for host, auth, warned in (("127.0.0.1", None, False), ("localhost", None, False), ("0.0.0.0", None, True),
+                               ("192.0.2.7", None, True), ("0.0.0.0", "me:secret", False)):
+        assert ui.app.serve(settings, host=host, port=7860, auth=auth) == 0
+        err = capsys.readouterr().err
+        assert ("warning" in err and "--auth" in err) == warned, (host, auth, err)
+    assert ui.app.serve(settings, host="0.0.0.0", port=7860, auth="no-colon") == 2
+    assert capsys.readouterr().err.count("rag: error:") == 1
