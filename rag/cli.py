@@ -22,6 +22,17 @@ from rag.settings import Settings, SettingsError, load_settings
 DOMAIN_ERRORS = (NotesError, SettingsError, EmbedderError, IndexError_, ErrataError)
 
 
+def positive_int(text: str) -> int:
+    """argparse type for counts such as -k and --workers."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
 def _settings(args) -> Settings:
     settings = load_settings(Path(args.config) if args.config else None)
     return settings.with_overrides(
@@ -119,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="show the retrieved note sections for a query")
     p.add_argument("query")
-    p.add_argument("-k", type=int, default=10)
+    p.add_argument("-k", type=positive_int, default=10)
     p.add_argument("--retriever", choices=("hybrid", "dense", "bm25"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
@@ -135,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--mode", choices=MODES, default="auto")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=positive_int, default=1)
     p.add_argument("--retriever", choices=("hybrid", "dense", "bm25"))
     p.set_defaults(func=cmd_batch)
 
