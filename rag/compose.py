@@ -36,6 +36,7 @@ LINES_PER_TOPIC = 4
 MIN_LINE_CHARS = 15
 HEADING_WEIGHT = 0.15  # a section whose heading the question names wins close calls
 CITATION = re.compile(r"\[(\d+)\]")
+HANGUL = re.compile(r"[가-힣]")
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
         ids = [i for chunk in data.chunks_by_section.get(key, []) if chunk.is_summary
                for i in data.units_by_chunk.get(chunk.chunk_id, [])]
         summary.extend(score_units(query, data, model_id, ids, idf))
+    summary = [u for u in summary if HANGUL.search(u.text)]  # the TL;DR is Korean prose
     summary.sort(key=lambda u: -u.score)
     unknown, total = unknown_terms(query.text, data)
     return Evidence(topics, summary[:2], best_similarity, len(unknown) / max(total, 1), tuple(unknown))

@@ -33,7 +33,7 @@ import numpy as np
 
 from rag.embed import Embedder
 from rag.lexical import LEXICAL_VERSION, tokenize
-from rag.notes import Unit, load_corpus, units_of
+from rag.notes import UNITS_VERSION, Unit, load_corpus, units_of
 from rag.progress import Progress, silent
 from rag.settings import Settings
 from rag.vectorstore import build_vector_index
@@ -194,7 +194,7 @@ def staleness(data: IndexData, settings: Settings, note_hashes: dict[str, str]) 
 
 def _chunker_json(settings: Settings) -> dict:
     return {"max_tokens": settings.max_tokens, "skip_sections": list(settings.skip_sections),
-            "lexical_version": LEXICAL_VERSION}
+            "lexical_version": LEXICAL_VERSION, "units_version": UNITS_VERSION}
 
 
 def _old_vectors(previous: IndexData | None, model_id: str, dim: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

@@ -92,7 +92,7 @@ def is_korean_prose(markdown: str) -> bool:
     English AWS terms inside Korean sentences are fine, as the notes use them; headings are note titles
     and are not prose.
     """
-    body = STRUCK.sub("", body_of(markdown))
+    body = body_of(markdown)  # struck-through note sentences are still Korean prose
     bullets = [line for line in body.split("\n") if line.lstrip().startswith("- ")]
     tldr = body.split("**TL;DR**", 1)[1] if "**TL;DR**" in body else ""
     tldr_lines = [line for line in tldr.split("\n") if line.startswith("- ")]

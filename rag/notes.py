@@ -29,6 +29,7 @@ COURSE_TAG = re.compile(r"^\\?\[[A-Z/]+\]")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 BULLET = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+")
 SUMMARY_TITLE = "정리"
+UNITS_VERSION = 2  # bump when chunking or sentence splitting changes, so indexes rebuild
 LECTURE_LEVEL = 2
 
 
@@ -216,7 +217,7 @@ def units_of(chunk: Chunk) -> list[Unit]:
         if BOLD_TITLE.match(text):
             continue
         for sentence in SENTENCE_END.split(text):
-            if len(sentence.strip()) >= 4:
+            if len(sentence.strip()) >= 4 and not BOLD_TITLE.match(sentence.strip()):
                 units.append(Unit(chunk.chunk_id, chunk.line_start + offset, sentence.strip()))
     return units
 
