@@ -257,15 +257,16 @@ def build(settings: Settings, embedders: dict[str, Embedder], previous: IndexDat
             f"cannot write the index folder {index_dir}/ ({err.strerror}); free disk space or make it writable"
         ) from None
 
-    old_chunk_tokens = {}
+    old_chunk_tokens, old_unit_tokens = {}, {}
     if previous is not None and previous.manifest.get("chunker") == _chunker_json(settings):
         old_chunk_tokens = {c.text: t for c, t in zip(previous.chunks, previous.chunk_tokens)}
+        old_unit_tokens = {u.text: t for u, t in zip(previous.units, previous.unit_tokens)}
     progress(0, len(chunks), "tokenising notes")
     chunk_tokens = []
     for i, c in enumerate(chunks):
         chunk_tokens.append(old_chunk_tokens.get(c.text) or tokenize(" ".join(c.heading_path[1:]) + "\n" + c.text))
         progress(i + 1, len(chunks), "tokenising notes")
-    unit_tokens = [tokenize(u.text) for u in units]
+    unit_tokens = [old_unit_tokens[u.text] if u.text in old_unit_tokens else tokenize(u.text) for u in units]
 
     try:
         with (staging / "chunks.jsonl").open("w", encoding="utf-8") as out:
