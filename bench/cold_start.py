@@ -12,6 +12,7 @@ Target: median <= 2.0 s.
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
 import sys
 from pathlib import Path
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     for cum, self_, name in top_level:
         print(f"| {name.strip()} | {cum / 1000:.0f} | {self_ / 1000:.0f} |")
     result = {"command": "bench/cold_start.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "ask_command": " ".join(["rag", *cmd[1:]]), "walls_s": walls, "median_s": median,
+              "ask_command": shlex.join(["rag", *cmd[1:]]), "walls_s": walls, "median_s": median,
               "peak_rss_mb": statistics.median(rss), "target_met": median <= 2.0,
               "imports_s": total_import_s, "heavy_imported": heavy,
               "top_imports": [{"module": n.strip(), "cumulative_ms": c / 1000, "self_ms": s / 1000}

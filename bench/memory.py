@@ -15,6 +15,7 @@ import argparse
 import os
 import signal
 import socket
+import shlex
 import statistics
 import subprocess
 import sys
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ask = [common.RAG, "--index", str(args.index), "ask", QUESTION]
     peaks = [common.run_child(ask)[2] for _ in range(args.runs)]
-    result["ask"] = {"command": " ".join(["rag", *ask[1:]]), "peak_rss_mb": statistics.median(peaks)}
+    result["ask"] = {"command": shlex.join(["rag", *ask[1:]]), "peak_rss_mb": statistics.median(peaks)}
 
     questions, n = gold_file()
     out = Path("/tmp/bench-memory-batch.jsonl")

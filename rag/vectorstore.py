@@ -6,9 +6,11 @@ Two pieces the index module can use when a corpus grows past one notes file:
   `FLAT_MAX_ROWS` rows it is exact search (`IndexFlatIP`); above that it is
   HNSW over the same full vectors (`IndexHNSWFlat`, inner product). The
   threshold comes from `bench/scale.py --threshold` on this 2-core machine,
-  one query at a time on one thread: flat search p95 was 3.7 ms at 30k rows
-  and 12 ms at 50k, while HNSW stayed at 1-5 ms with recall@10 >= 0.98
-  (docs/benchmarks.md). Below 30k an HNSW build costs seconds and buys nothing.
+  one query at a time on one thread: on a quiet machine flat search p95 was
+  2.9 ms at 50k rows and 6.8 ms at 100k, HNSW 2.5 ms and 3.9 ms (recall@10
+  1.00); HNSW is faster from about 50k rows on. While the machine was shared
+  (load 5-10) flat passed 5 ms already between 30k and 50k rows
+  (docs/benchmarks.md). Below 50k an HNSW build costs seconds and buys nothing.
   HNSW keeps the original vectors, so `reconstruct_n` still returns exact rows:
   incremental builds reuse them and the composer scores sentences with them.
   The returned type name ("flat" or "hnsw") goes into the manifest.
@@ -37,14 +39,15 @@ import numpy as np
 from rag.progress import Progress, silent
 
 # Exact search up to this many rows, HNSW above. Measured: bench/scale.py --threshold.
-FLAT_MAX_ROWS = 30_000
+FLAT_MAX_ROWS = 50_000
 # HNSW graph degree and beam widths. M=32 costs 2*32*4 = 256 bytes of links per
 # vector (256 MB at 1M rows, beside 1.5 GB of 384-d float32 vectors).
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-# efSearch 128: recall@10 0.97 against exact search at 100k structured rows
-# (64: 0.90, 256: 0.99), search p50 ~1.5 ms (docs/benchmarks.md, "Scale").
-HNSW_EF_SEARCH = 128
+# efSearch 512: recall@10 0.973 against exact search at 1M structured rows with
+# search p95 6.3 ms on one thread (128: 0.84, 256: 0.93); at 100k rows 256 already
+# reaches 0.99. docs/benchmarks.md, "Scale".
+HNSW_EF_SEARCH = 512
 ADD_BATCH = 50_000
 
 STORE_FORMAT = 1
