@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.compose import lecture_key, score_units, section_units
+from rag.compose import lecture_key, section_units
 from rag.engine import Assistant
 from rag.exam import _distinct_tokens, _zscore
 from rag.embed import make_embedder
@@ -32,7 +32,6 @@ def signals_for(assistant, use, item) -> dict[str, dict[str, float]]:
     sections = list(dict.fromkeys(h.chunk.section_key for h in hits[:5]))
     lectures = list(dict.fromkeys(lecture_key(h.chunk) for h in hits[:3]))
     ids = list(dict.fromkeys(i for key in sections + lectures for i in section_units(data, key)))
-    units = score_units(query, data, model, ids, state.lexical.bm25.idf)
     e5 = assistant.embedders[model]
     m_e5 = data.unit_matrix(model)[ids]
     m_use = data.unit_matrix("use")[ids]

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                              "max_embedded": max(r.get("embedded", 0) for r in incremental)}
     result["unchanged"] = {"runs": unchanged, "median_s": unch, "target_met": unch <= 0.5,
                            "embedded": sum(r.get("embedded", 0) for r in unchanged)}
-    print(f"\n| step | median wall s | embedded | target | |\n|---|---|---|---|---|")
+    print("\n| step | median wall s | embedded | target | |\n|---|---|---|---|---|")
     if "full" in result:
         print(f"| full build | {result['full']['wall_s']:.1f} | {result['full']['embedded']} | (none) | |")
     print(f"| incremental, one section edited (x{len(incremental)}) | {inc:.2f} | "

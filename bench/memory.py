@@ -12,7 +12,6 @@ bench/scale.py.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import socket
 import shlex

@@ -105,7 +105,7 @@ def scale(r: dict) -> None:
                                              if run.get("rows_built") else "")
         for s in run["settings"]:
             label = {"flat": "exact", "hnsw": f"efSearch {s['setting']}",
-                     "ivfpq": f"nprobe {s['setting']}" + (f", re-rank 300" if s["rerank"] else "")}[run["kind"]]
+                     "ivfpq": f"nprobe {s['setting']}" + (", re-rank 300" if s["rerank"] else "")}[run["kind"]]
             print(f"| {rows} | {run['kind']} | {label} | {build_s} | {s['search_p50_ms']:.2f} | {s['search_p95_ms']:.2f} | "
                   f"{s['recall@10']:.3f} | {run['serve_peak_rss_mb']:.0f} | {run['build_peak_rss_mb']:.0f} | {run['file_mb']:.0f} |")
     print()

@@ -82,7 +82,6 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, 
     if not evidence:
         return None
     best = evidence[0]
-    context = [(u, u.text + " " + u.chunk.heading_path[-1]) for u in evidence]
     holder = next((u for u in evidence[:2] if _numbers(u.text)), None)  # the best sentence that has numbers
     evidence_numbers = set().union(*(n for _, n in _numbers(holder.text))) if holder else set()
     for phrase, numbers in _numbers(sentence):
