@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# One command on a fresh machine: install, index the notes in corpus/, serve the study page.
+# One command on a fresh machine: install, then serve the study page on http://127.0.0.1:7860.
+# On first start the page opens at once and shows a notice while the notes in corpus/ are indexed
+# (progress in this terminal).
 #   ./start.sh                 → http://127.0.0.1:7860
 #   ./start.sh --port 8000     (any `rag serve` flag)
 set -euo pipefail
@@ -10,5 +12,4 @@ if [ ! -x .venv/bin/rag ]; then
   .venv/bin/pip install --quiet -e .
 fi
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1
-.venv/bin/rag index
 exec .venv/bin/rag serve "$@"

@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,10 +225,14 @@ def _embed_all(texts: list[str], embedder: Embedder, reuse: dict[str, np.ndarray
         if k in reuse:
             rows[i] = reuse[k]
     progress(0, len(todo), label)
-    for start in range(0, len(todo), EMBED_BATCH):
-        batch = todo[start:start + EMBED_BATCH]
-        rows[batch] = embedder.encode([texts[i] for i in batch])
-        progress(min(start + EMBED_BATCH, len(todo)), len(todo), label)
+    batches = [todo[start:start + EMBED_BATCH] for start in range(0, len(todo), EMBED_BATCH)]
+    done = 0
+    # batches run on every core: e5 keeps one engine per core, and both release the GIL while encoding
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for batch, vectors in zip(batches, pool.map(lambda b: embedder.encode([texts[i] for i in b]), batches)):
+            rows[batch] = vectors
+            done += len(batch)
+            progress(done, len(todo), label)
     return rows, len(todo)
 
 
