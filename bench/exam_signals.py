@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.compose import lecture_key, section_units
+from rag.compose import evidence_pool, section_units
 from rag.engine import Assistant
-from rag.exam import _distinct_tokens, _zscore
+from rag.exam import _distinct_tokens, _zscore, question_focus
 from rag.embed import make_embedder
-from rag.lexical import expand_query, tokenize
 from rag.settings import load_settings
 
 
@@ -29,20 +28,15 @@ def signals_for(assistant, use, item) -> dict[str, dict[str, float]]:
     stem, options = item["question"], item["options"]
     query = assistant.query(stem + " " + " ".join(options.values()))
     hits = assistant.retriever().search(query, 10)
-    sections = list(dict.fromkeys(h.chunk.section_key for h in hits[:5]))
-    lectures = list(dict.fromkeys(lecture_key(h.chunk) for h in hits[:3]))
-    ids = list(dict.fromkeys(i for key in sections + lectures for i in section_units(data, key)))
+    ids = evidence_pool(data, hits, sections=5, lectures=3)  # the pool exam mode scores
     e5 = assistant.embedders[model]
+    focus = question_focus(stem, ids, data, model, e5)  # the sentences that answer the question best
+    qtok, lexrel, top, weights = focus.question_tokens, focus.overlap, focus.top, focus.weights
     m_e5 = data.unit_matrix(model)[ids]
     m_use = data.unit_matrix("use")[ids]
     stem_e5 = e5.encode([stem], query=True)[0]
     rel = m_e5 @ stem_e5
-    qtok = set(tokenize(expand_query(stem)))
     utok = [set(data.unit_tokens[i]) for i in ids]
-    lexrel = np.array([len(qtok & t) / (len(qtok) or 1) for t in utok])
-    relevance = rel + 0.35 * lexrel
-    top = np.argsort(-relevance)[:5]
-    weights = np.exp((relevance[top] - relevance[top].max()) * 20)
     distinct = _distinct_tokens(options)
     opt_e5 = e5.encode(list(options.values()), query=True)
     both_e5 = e5.encode([f"{stem} {o}" for o in options.values()], query=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from rag.errata import Erratum, render_with_errata
 from rag.index import IndexData
-from rag.lexical import tokenize
+from rag.lexical import ENGLISH, STOPWORDS, english_term, tokenize
 from rag.retrieve import Query
 from rag.types import Chunk, Citation, Hit
 
@@ -106,14 +106,19 @@ def lecture_key(chunk: Chunk) -> tuple:
     return (chunk.source, chunk.heading_path[:2])
 
 
+def evidence_pool(data: IndexData, hits: list[Hit], sections: int, lectures: int) -> list[int]:
+    """Sentence indexes of the top `sections` hit sections and of the top `lectures` hits' lectures."""
+    keys = list(dict.fromkeys(h.chunk.section_key for h in hits[:sections]))
+    keys += [k for k in dict.fromkeys(lecture_key(h.chunk) for h in hits[:lectures]) if k not in keys]
+    return list(dict.fromkeys(i for key in keys for i in section_units(data, key)))
+
+
 EXAM_BOILERPLATE = frozenset("aws amazon sysop administrator admin exam soa company team engineer developer".split())
 SENTENCE_START = re.compile(r"(?:^|[.?!:]\s+|\n)\s*$")
 
 
 def salient_terms(text: str) -> list[str]:
     """English names in the question: words with a capital (not just sentence-initial) or a digit."""
-    from rag.lexical import ENGLISH, STOPWORDS, english_term
-
     terms = []
     for match in ENGLISH.finditer(text):
         word = match.group()
@@ -126,16 +131,9 @@ def salient_terms(text: str) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
-def known_terms(data: IndexData) -> set[str]:
-    """The notes' vocabulary plus the English side of the glossary."""
-    from rag.lexical import glossary
-
-    return data.vocabulary | {w for e in glossary() for w in e.english.split()}
-
-
 def unknown_terms(text: str, data: IndexData) -> tuple[list[str], int]:
     """Salient terms of `text` that never occur in the notes, and how many salient terms there are."""
-    known = known_terms(data)
+    known = data.known_terms
     terms = salient_terms(text)
     unknown = [t for t in terms if t not in known and not all(p in known for p in re.split(r"[-/]", t) if p)]
     return unknown, len(terms)
@@ -234,9 +232,9 @@ def compose_answer(evidence: Evidence, errata: list[Erratum], header: list[str] 
     """Markdown in the notes' format from the chosen evidence, plus its citations."""
     citations = CitationList()
     lines = list(header or [])
-    lines += [f"**{overview_title(evidence.topics)}**", ""]  # the overview, then one block per topic
-    used = set()
     overview = overview_title(evidence.topics)
+    lines += [f"**{overview}**", ""]
+    used = set()
     for chunk, units in evidence.topics:
         title = topic_title(chunk)
         lines.append(f"**{'핵심 내용' if title == overview else title}**")

@@ -16,6 +16,8 @@ Every backend loads its weights lazily, on the first encode.
 from __future__ import annotations
 
 import hashlib
+import os
+import queue
 import re
 import threading
 from typing import Protocol, Sequence
@@ -74,17 +76,12 @@ class E5Embedder:
     dim = 384
 
     def __init__(self, pool_size: int | None = None) -> None:
-        import os
-        import queue
-
         self._size = pool_size or os.cpu_count() or 1
         self._idle: queue.Queue = queue.Queue()
         self._created = 0
         self._lock = threading.Lock()
 
     def _take(self):
-        import queue
-
         try:
             return self._idle.get_nowait()
         except queue.Empty:
@@ -134,8 +131,6 @@ class SentenceTransformerEmbedder(_Lazy):
         self._dim: int | None = None
 
     def _load(self):
-        import os
-
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer

@@ -156,7 +156,10 @@ class Assistant:
         hits = self.retriever(kind, models, state).search(query, top_k or self.settings.top_k)
         timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        answer = self._compose(question, mode, options, query, hits, state)
+        evidence_hits = hits
+        if mode == "verify" and (kind is not None or top_k is not None):
+            evidence_hits = None  # verify judges with its default retrieval; these hits are not that
+        answer = self._compose(question, mode, options, query, evidence_hits, state)
         timings["compose_ms"] = (time.perf_counter() - t0) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         markdown = answer["markdown"]
@@ -168,7 +171,8 @@ class Assistant:
                       is_correct=answer.get("is_correct"), verdicts=answer.get("verdicts"),
                       timings_ms=timings, notices=notices)
 
-    def _compose(self, question: str, mode: str, options, query: Query, hits: list[Hit], state: State) -> dict:
+    def _compose(self, question: str, mode: str, options, query: Query, hits: list[Hit] | None,
+                 state: State) -> dict:
         model_id = self.settings.embedders[0]
         idf = state.lexical.bm25.idf
         if mode == "exam":
@@ -178,7 +182,7 @@ class Assistant:
         if mode == "verify":
             from rag.verify import answer_verify
 
-            return answer_verify(question, state, model_id, idf, self)
+            return answer_verify(question, query, hits, state, model_id, idf, self)
         evidence = gather_evidence(query, hits, state.data, model_id, idf)
         if self.should_abstain(evidence):
             markdown, citations = compose_abstention(hits)

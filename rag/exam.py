@@ -19,10 +19,11 @@ the top two marks the pick as uncertain.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
-from rag.compose import CitationList, ScoredUnit, lecture_key, render_line, score_units, section_units
+from rag.compose import CitationList, ScoredUnit, evidence_pool, render_line, score_units
 from rag.lexical import expand_query, tokenize
 
 NEGATED_QUESTION = re.compile(r"\b(NOT|EXCEPT|LEAST|false|incorrect|not true)\b|아닌|않은|틀린|잘못된", re.IGNORECASE)
@@ -46,72 +47,86 @@ def _zscore(values: dict[str, float]) -> dict[str, float]:
     return {k: (v - array.mean()) / spread for k, v in values.items()}
 
 
-def score_options(stem: str, options: dict[str, str], units: list[ScoredUnit], data, model_id: str,
-                  option_model: str, embedders: dict) -> dict[str, dict[str, float]]:
+@dataclass(frozen=True)
+class QuestionFocus:
+    """Where the question's answer lies among the pool's sentences."""
+
+    question_tokens: set[str]
+    overlap: np.ndarray  # share of the question's terms in each sentence
+    top: np.ndarray  # the five sentences that answer the question best
+    weights: np.ndarray  # their softmax weights
+
+
+def question_focus(stem: str, ids: list[int], data, model_id: str, embedder) -> QuestionFocus:
+    """Rank the pool's sentences by e5 similarity to the question alone plus its term overlap."""
+    dense = data.unit_matrix(model_id)[ids] @ embedder.encode([stem], query=True)[0]
+    question_tokens = set(tokenize(expand_query(stem)))
+    overlap = np.array([len(question_tokens & set(data.unit_tokens[i])) / (len(question_tokens) or 1) for i in ids])
+    relevance = dense + 0.35 * overlap
+    top = np.argsort(-relevance)[:5]
+    return QuestionFocus(question_tokens, overlap, top, np.exp((relevance[top] - relevance[top].max()) * 20))
+
+
+def score_options(stem: str, options: dict[str, str], distinct: dict[str, set[str]], units: list[ScoredUnit],
+                  data, model_id: str, option_model: str, embedders: dict) -> dict[str, dict[str, float]]:
     """Per option, each signal's raw value (before contrast)."""
     if not units:
         return {k: {name: 0.0 for name in WEIGHTS} for k in options}
     ids = [u.index for u in units]
-    relevance_dense = data.unit_matrix(model_id)[ids] @ embedders[model_id].encode([stem], query=True)[0]
+    focus = question_focus(stem, ids, data, model_id, embedders[model_id])
     both = embedders[option_model].encode([f"{stem} {text}" for text in options.values()], query=True)
     option_matrix = data.unit_matrix(option_model)[ids]
-    question_tokens = set(tokenize(expand_query(stem)))
     unit_tokens = [set(data.unit_tokens[i]) for i in ids]
-    overlap = np.array([len(question_tokens & t) / (len(question_tokens) or 1) for t in unit_tokens])
-    relevance = relevance_dense + 0.35 * overlap
-    top = np.argsort(-relevance)[:5]
-    weights = np.exp((relevance[top] - relevance[top].max()) * 20)
-    distinct = _distinct_tokens(options)
     scores = {}
     for j, key in enumerate(options):
         own = distinct[key]
         cover = np.array([len(own & t) / (len(own) or 1) for t in unit_tokens])
         scores[key] = {
             "use_both": float(np.max(option_matrix @ both[j])),
-            "cooccur": float(np.max(cover * (1 + overlap))),
-            "top5": float(np.sum(weights * cover[top]) / weights.sum()),
+            "cooccur": float(np.max(cover * (1 + focus.overlap))),
+            "top5": float(np.sum(focus.weights * cover[focus.top]) / focus.weights.sum()),
         }
     return scores
 
 
-def choose(scores: dict[str, dict[str, float]], negated: bool) -> tuple[str, dict[str, float], bool]:
-    """The picked letter, the combined contrast scores, and whether the pick is uncertain."""
+def choose(scores: dict[str, dict[str, float]], negated: bool) -> tuple[str, bool]:
+    """The picked letter, and whether the pick is uncertain (a small margin over the runner-up)."""
     combined = {k: 0.0 for k in scores}
     for signal, weight in WEIGHTS.items():
         for key, z in _zscore({k: s[signal] for k, s in scores.items()}).items():
             combined[key] += weight * z
     ranked = sorted(combined, key=lambda k: combined[k], reverse=not negated)
     margin = abs(combined[ranked[0]] - combined[ranked[1]]) if len(ranked) > 1 else 99.0
-    return ranked[0], combined, margin < UNCERTAIN_MARGIN
+    return ranked[0], margin < UNCERTAIN_MARGIN
 
 
-def best_unit_for(option: str, stem: str, units: list[ScoredUnit], data, own: set[str]) -> ScoredUnit | None:
-    """The sentence that best decides an option: its own terms plus the question's."""
+def deciding_units(stem: str, units: list[ScoredUnit], data, distinct: dict[str, set[str]]) -> dict[str, ScoredUnit]:
+    """Per option, the sentence that best decides it: a section named after the option, its own terms,
+    then the question's."""
     if not units:
-        return None
+        return {}
     question_tokens = set(tokenize(expand_query(stem)))
-
-    def fit(u: ScoredUnit) -> float:
-        tokens = set(data.unit_tokens[u.index])
-        heading = set(tokenize(u.chunk.heading_path[-1]))  # a section named after the option decides it best
-        return len(own & heading) * 3 + len(own & tokens) * 2 + len(question_tokens & tokens) * 0.5 + u.score
-
     informative = [u for u in units if len(u.text) >= 20] or units
-    return max(informative, key=fit)
+    headings = {h: set(tokenize(h)) for h in {u.chunk.heading_path[-1] for u in informative}}
+    sentence_tokens = [set(data.unit_tokens[u.index]) for u in informative]
+
+    def best(own: set[str]) -> ScoredUnit:
+        fits = [len(own & headings[u.chunk.heading_path[-1]]) * 3 + len(own & tokens) * 2
+                + len(question_tokens & tokens) * 0.5 + u.score for u, tokens in zip(informative, sentence_tokens)]
+        return informative[int(np.argmax(fits))]
+
+    return {key: best(own) for key, own in distinct.items()}
 
 
 def answer_exam(question: str, options: dict[str, str], query, hits, data, model_id: str, idf: dict,
                 errata, assistant) -> dict:
     """Exam-mode answer: `**정답: X**`, a line per option with its deciding sentence, TL;DR, sources."""
-    sections = list(dict.fromkeys(h.chunk.section_key for h in hits[:5]))
-    lectures = list(dict.fromkeys(lecture_key(h.chunk) for h in hits[:3]))
-    unit_ids = list(dict.fromkeys(i for key in sections + lectures for i in section_units(data, key)))
-    units = score_units(query, data, model_id, unit_ids, idf)
-    option_model = assistant.option_model
-    scores = score_options(question, options, units, data, model_id, option_model, assistant.embedders)
-    negated = bool(NEGATED_QUESTION.search(question))
-    letter, combined, uncertain = choose(scores, negated)
+    units = score_units(query, data, model_id, evidence_pool(data, hits, sections=5, lectures=3), idf)
     distinct = _distinct_tokens(options)
+    scores = score_options(question, options, distinct, units, data, model_id, assistant.option_model,
+                           assistant.embedders)
+    letter, uncertain = choose(scores, bool(NEGATED_QUESTION.search(question)))
+    deciding = deciding_units(question, units, data, distinct)
     citations = CitationList()
     head = f"**정답: {letter}{' (불확실)' if uncertain else ''}**"
     lines = [head, ""]
@@ -120,20 +135,15 @@ def answer_exam(question: str, options: dict[str, str], query, hits, data, model
     top = hits[0].chunk if hits else None
     overview = top.heading_path[1] if top is not None and len(top.heading_path) > 1 else "시험 문제 풀이"
     lines += [f"**{overview}**", "", "**선택지 분석**"]
-    deciding = None
-    for key, text in options.items():
-        unit = best_unit_for(text, question, units, data, distinct[key])
+    for key in options:
         verdict = "정답" if key == letter else "오답"
-        if unit is None:
+        if key not in deciding:
             lines.append(f"- **{key}** ({verdict}) — 노트에서 근거를 찾지 못했습니다.")
             continue
-        quoted = render_line(unit, citations, errata)[2:]
-        lines.append(f"- **{key}** ({verdict}) — 노트: {quoted}")
-        if key == letter:
-            deciding = unit
+        lines.append(f"- **{key}** ({verdict}) — 노트: {render_line(deciding[key], citations, errata)[2:]}")
     lines += ["", "**TL;DR**"]
-    if deciding is not None:
-        lines.append(f"- 정답은 {letter}: {render_line(deciding, citations, errata)[2:]}")
+    if letter in deciding:
+        lines.append(f"- 정답은 {letter}: {render_line(deciding[letter], citations, errata)[2:]}")
     else:
         lines.append(f"- 정답은 {letter}이지만 노트에서 직접적인 근거를 찾지 못했습니다.")
     lines += ["", citations.render()]

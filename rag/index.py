@@ -33,7 +33,7 @@ import faiss
 import numpy as np
 
 from rag.embed import Embedder
-from rag.lexical import LEXICAL_VERSION, tokenize
+from rag.lexical import LEXICAL_VERSION, glossary, tokenize
 from rag.notes import UNITS_VERSION, Unit, load_corpus, units_of
 from rag.progress import Progress, silent
 from rag.settings import Settings
@@ -82,7 +82,9 @@ class IndexData:
         self.chunks_by_section: dict[tuple, list[Chunk]] = {}
         for chunk in self.chunks:
             self.chunks_by_section.setdefault(chunk.section_key, []).append(chunk)
-        self.vocabulary = {t for tokens in self.chunk_tokens for t in tokens}
+        vocabulary = {t for tokens in self.chunk_tokens for t in tokens}
+        # the notes' words plus the glossary's English side: a question naming none of them is out of scope
+        self.known_terms = vocabulary | {w for e in glossary() for w in e.english.split()}
         self._unit_matrices: dict[str, np.ndarray] = {}
 
     def unit_matrix(self, model_id: str) -> np.ndarray:
@@ -113,6 +115,11 @@ def model_slug(model_id: str) -> str:
 def chunk_embed_text(chunk: Chunk) -> str:
     """What the dense models see for a chunk: its headings, then its text."""
     return " > ".join(chunk.heading_path[1:]) + "\n" + chunk.text
+
+
+def chunk_lexical_text(chunk: Chunk) -> str:
+    """What BM25 sees for a chunk: its headings, then its text."""
+    return " ".join(chunk.heading_path[1:]) + "\n" + chunk.text
 
 
 def unit_embed_text(unit: Unit, chunk: Chunk) -> str:
@@ -264,12 +271,13 @@ def build(settings: Settings, embedders: dict[str, Embedder], previous: IndexDat
 
     old_chunk_tokens, old_unit_tokens = {}, {}
     if previous is not None and previous.manifest.get("chunker") == _chunker_json(settings):
-        old_chunk_tokens = {c.text: t for c, t in zip(previous.chunks, previous.chunk_tokens)}
+        old_chunk_tokens = {chunk_lexical_text(c): t for c, t in zip(previous.chunks, previous.chunk_tokens)}
         old_unit_tokens = {u.text: t for u, t in zip(previous.units, previous.unit_tokens)}
     progress(0, len(chunks), "tokenising notes")
     chunk_tokens = []
     for i, c in enumerate(chunks):
-        chunk_tokens.append(old_chunk_tokens.get(c.text) or tokenize(" ".join(c.heading_path[1:]) + "\n" + c.text))
+        text = chunk_lexical_text(c)
+        chunk_tokens.append(old_chunk_tokens[text] if text in old_chunk_tokens else tokenize(text))
         progress(i + 1, len(chunks), "tokenising notes")
     unit_tokens = [old_unit_tokens[u.text] if u.text in old_unit_tokens else tokenize(u.text) for u in units]
 

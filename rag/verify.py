@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import re
 
-from rag.compose import (CitationList, ScoredUnit, lecture_key, render_line, score_units, section_units,
-                         unknown_terms)
+from rag.compose import CitationList, ScoredUnit, evidence_pool, render_line, score_units, unknown_terms
 from rag.errata import matching
 from rag.types import Verdict
 
@@ -112,15 +111,12 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, 
     return None
 
 
-def judge(sentence: str, assistant, state, model_id: str, idf: dict) -> tuple[str, str | None, list[ScoredUnit]]:
-    """(verdict, wrong span, evidence) for one sentence."""
-    query = assistant.query(sentence)
-    hits = assistant.retriever(state=state).search(query, assistant.settings.top_k)
+def judge(query, hits, assistant, state, model_id: str, idf: dict) -> tuple[str, str | None, list[ScoredUnit]]:
+    """(verdict, wrong span, evidence) for one sentence, given its query and hits."""
+    sentence = query.text
     data = state.data
-    keys = list(dict.fromkeys(h.chunk.section_key for h in hits[:3]))
-    keys += [k for k in dict.fromkeys(lecture_key(h.chunk) for h in hits[:2]) if k not in keys]
-    ids = list(dict.fromkeys(i for key in keys for i in section_units(data, key)))
-    units = sorted(score_units(query, data, model_id, ids, idf), key=lambda u: -u.score)
+    units = sorted(score_units(query, data, model_id, evidence_pool(data, hits, sections=3, lectures=2), idf),
+                   key=lambda u: -u.score)
     if not units:
         return "not_covered", None, []
     dense_best = max(float(data.unit_matrix(model_id)[u.index] @ query.vector(model_id)) for u in units[:10])
@@ -149,14 +145,22 @@ def strike(sentence: str, span: str | None) -> str:
     return f"{quote_user(head)}~~{quote_user(span)}~~{quote_user(tail)}"
 
 
-def answer_verify(statement: str, state, model_id: str, idf: dict, assistant) -> dict:
-    """Verify-mode answer: each sentence judged, wrong parts struck through with a bold explanation."""
+def answer_verify(statement: str, query, hits, state, model_id: str, idf: dict, assistant) -> dict:
+    """Verify-mode answer: each sentence judged, wrong parts struck through with a bold explanation.
+
+    `query` and `hits` (None when the request chose its own retriever) are the request's; a sentence
+    that is the whole statement reuses them instead of encoding and retrieving it again.
+    """
     errata = state.errata
     citations = CitationList()
     verdicts = []
     blocks: list[str] = []
     for sentence in split_sentences(statement) or [statement]:
-        verdict, span, evidence = judge(sentence, assistant, state, model_id, idf)
+        if sentence != query.text:
+            query, hits = assistant.query(sentence), None
+        if hits is None:
+            hits = assistant.retriever(state=state).search(query, assistant.settings.top_k)
+        verdict, span, evidence = judge(query, hits, assistant, state, model_id, idf)
         unit = evidence[0] if evidence else None
         n = citations.cite(unit.chunk) if unit else None
         title = unit.chunk.heading_path[-1] if unit else "노트에 없는 내용"
