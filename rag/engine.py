@@ -169,7 +169,9 @@ class Assistant:
         return Answer(question=question, mode=mode, answer_markdown=markdown, abstained=answer["abstained"],
                       citations=answer["citations"], hits=tuple(hits), choice=answer.get("choice"),
                       is_correct=answer.get("is_correct"), verdicts=answer.get("verdicts"),
-                      timings_ms=timings, notices=notices)
+                      timings_ms=timings, notices=notices, retrieval_text=retrieval_text,
+                      confidence=answer.get("confidence"), uncertain=answer.get("uncertain", False),
+                      generation=state.generation)
 
     def _compose(self, question: str, mode: str, options, query: Query, hits: list[Hit] | None,
                  state: State) -> dict:

@@ -148,4 +148,4 @@ def answer_exam(question: str, options: dict[str, str], query, hits, data, model
         lines.append(f"- 정답은 {letter}이지만 노트에서 직접적인 근거를 찾지 못했습니다.")
     lines += ["", citations.render()]
     return {"markdown": "\n".join(lines), "citations": citations.citations(), "abstained": False,
-            "choice": letter}
+            "choice": letter, "uncertain": uncertain}

@@ -94,6 +94,11 @@ class Answer:
     verdicts: tuple[Verdict, ...] | None = None
     timings_ms: dict = field(default_factory=dict)
     notices: tuple[str, ...] = ()
+    retrieval_text: str = ""  # the text actually searched (the question, plus follow-up context or exam options)
+    confidence: float | None = None  # exam and verify: 0..1, how sure the answerer is
+    uncertain: bool = False  # exam and verify: shown as 불확실 wherever the answer appears
+    generation: str = ""  # the index generation that answered
+    stale: bool = False  # answered from an older generation because the notes' new one could not be built
 
     def to_json(self) -> dict:
         return {
@@ -107,4 +112,9 @@ class Answer:
             "is_correct": self.is_correct,
             "verdicts": None if self.verdicts is None else [v.to_json() for v in self.verdicts],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "retrieval_text": self.retrieval_text,
+            "confidence": None if self.confidence is None else round(float(self.confidence), 4),
+            "uncertain": self.uncertain,
+            "generation": self.generation,
+            "stale": self.stale,
         }
