@@ -26,7 +26,7 @@ import numpy as np
 from rag.compose import CitationList, ScoredUnit, evidence_pool, render_line, score_units
 from rag.lexical import expand_query, tokenize
 
-NEGATED_QUESTION = re.compile(r"\b(?:NOT|EXCEPT|LEAST)\b|(?i:\b(?:which|what)(?:\s+of\s+(?:the\s+following|these))?(?:\s+[\w-]+){0,2}?\s+(?:is|are|was|were|does|do|did|can|could|would|will|should)\s+(?:not|false|incorrect)\b)|아닌|않은|틀린|잘못된")
+NEGATED_QUESTION = re.compile(r"\b(?:NOT|EXCEPT|LEAST)\b|(?i:\bwhich(?:\s+of\s+(?:the\s+following|these))?(?:\s+[\w-]+){0,4}?\s+(?:is|are|was|were|does|do|did|can|could|would|will|should)\s+(?:not|false|incorrect)\b|\bwhat\s+(?:is|are)\s+not\b)|아닌|않은|틀린|잘못된")
 WEIGHTS = {"use_both": 1.0, "cooccur": 1.0, "top5": 1.0}
 UNCERTAIN_MARGIN = 0.35
 
