@@ -102,7 +102,7 @@ def target_row(target: Target, metrics: dict) -> str:
     baseline = values.get(target.baseline) if isinstance(target.baseline, str) else target.baseline
     threshold = target.threshold
     sign = "≥" if target.higher else "≤"
-    wanted = f"{sign} {_number(threshold)}"
+    wanted = f"{sign} {threshold:g}"
     if target.over_baseline is not None:
         threshold = None if baseline is None else max(threshold, baseline + target.over_baseline)
         wanted = f"≥ baseline + {target.over_baseline}" + ("" if threshold is None else f" = {threshold:.3f}")
@@ -111,7 +111,7 @@ def target_row(target: Target, metrics: dict) -> str:
     else:
         met = "yes" if (value >= threshold if target.higher else value <= threshold) else "no"
         if n is not None and n < FEW:
-            met += f" (only {n} items: cannot tell)"
+            met += f" (n={n}: too few to tell)"
     return (f"| {target.figure} | {target.group} | {wanted} | {cell(values, target.metric)} | "
             f"{'–' if baseline is None else _number(baseline)} | {met} | #{target.issue} |")
 
@@ -168,7 +168,7 @@ def confidence_note(scored: list, kind: str) -> str:
     if not chosen:
         return f"{kind}: no items"
     if not reported:
-        return f"{kind}: no confidence reported ({len(chosen)} answers); the curve is one point, all answers"
+        return f"{kind}: no confidence reported (n={len(chosen)}); the curve is one point, all answers"
     return f"{kind}: confidence reported on {reported} of {len(chosen)} answers; answers without one come last, together"
 
 
@@ -214,7 +214,7 @@ def plot_risk_coverage(scored: list, kind: str, baseline: float | None, title: s
         confident = [s.correct for s in chosen if s.scores.get(f"{'mcq' if kind == 'mcq' else 'verify'}_accuracy_confident") is not None]
         if confident:
             ax.plot([len(confident) / len(chosen)], [sum(confident) / len(confident)], marker="*", markersize=14,
-                    linestyle="none", label="answers not marked 불확실")
+                    linestyle="none", label="answers not marked uncertain")
     if baseline is not None:
         ax.axhline(baseline, color="grey", linestyle=":", label="trivial baseline")
     ax.set_xlim(0, 1.02)

@@ -34,7 +34,7 @@ from rag.conversation import Turn, context_for
 from rag.progress import Bar, Progress, silent
 from rag.retrieve import Query
 
-HANGUL = re.compile(r"[가-힣]")
+HANGUL = re.compile(r"[가-힣ㄱ-ㅎㅏ-ㅣ]")  # syllables and bare jamo ("ㅋㅋㅋ")
 KS = (1, 3, 5, 10)
 OOS_CATEGORIES = ("absent", "near_miss", "junk")
 REQUIRED = {
