@@ -166,12 +166,21 @@ def rank_blocks(query: Query, candidates: list[Candidate]) -> list[tuple[float, 
 
 
 def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: str,
-                    idf: dict[str, float], params: ComposeParams = ComposeParams()) -> Evidence:
-    """The best blocks among the top hits' sections, grouped by section in note order, and the TL;DR lines."""
+                    idf: dict[str, float], params: ComposeParams = ComposeParams(),
+                    focus: Query | None = None) -> Evidence:
+    """The best blocks among the top hits' sections, grouped by section in note order, and the TL;DR lines.
+
+    `focus` is the follow-up message alone: the sections come from the whole retrieval text (`query`, with
+    the conversation's context), but the blocks are ranked by what the new message asks.
+    """
     candidates = candidate_blocks(query, hits, data, model_id, idf, params)
-    ranked = rank_blocks(query, [c for c in candidates if not c.block.chunk.is_summary]
-                         or candidates)
-    chosen = select_blocks(query, ranked, params)
+    if focus is not None:
+        candidates, covered = candidate_blocks(focus, hits, data, model_id, idf, params), candidates
+    else:
+        covered = candidates
+    focus = focus or query
+    ranked = rank_blocks(focus, [c for c in candidates if not c.block.chunk.is_summary] or candidates)
+    chosen = select_blocks(focus, ranked, params)
     by_section: dict[tuple, list[Block]] = {}
     for block in chosen:
         by_section.setdefault(block.chunk.section_key, []).append(block)
@@ -185,7 +194,7 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
     summary = answer_language_first(summary)
     summary.sort(key=lambda u: -u.score)
     unknown, total = unknown_terms(query.text, data)
-    best_similarity = max((c.dense for c in candidates if not c.block.chunk.is_summary), default=-1.0)
+    best_similarity = max((c.dense for c in covered if not c.block.chunk.is_summary), default=-1.0)
     return Evidence(topics, summary[:params.summary_lines], best_similarity, len(unknown) / max(total, 1),
                     tuple(unknown), ranked[0][0] if ranked else 0.0)
 
