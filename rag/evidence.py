@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from rag.blocks import Block, section_blocks
 from rag.index import IndexData
 from rag.language import HANGUL
-from rag.lexical import ENGLISH, STOPWORDS, english_term, tokenize
+from rag.lexical import ENGLISH, STOPWORDS, english_term, expand_query, tokenize
 from rag.params import AbstainParams, ComposeParams
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows, shipped
 from rag.retrieve import Query
@@ -109,9 +109,23 @@ def unknown_terms(text: str, data: IndexData) -> tuple[list[str], int]:
     return unknown, len(terms)
 
 
-def out_of_scope(best_similarity: float, unknown_share: float, params: AbstainParams) -> bool:
-    """The one rule that says the notes do not cover a text: nothing close enough, or names the notes lack."""
-    return best_similarity < params.similarity or unknown_share >= params.unknown_terms
+MARKUP = re.compile(r"<[^>]{0,200}>|&[a-z]+;|[ㄱ-ㅎㅏ-ㅣ]+")  # HTML tags and entities, bare jamo (ㅋㅋ, ㅠㅠ)
+
+
+def known_mass(text: str, data: IndexData, idf: dict[str, float]) -> tuple[float, bool]:
+    """How much the notes know of `text`'s words (their summed BM25 idf, markup stripped), and whether it
+    names an English term the notes use. Junk, keyboard mash and small talk know almost nothing."""
+    cleaned = MARKUP.sub(" ", text)
+    mass = sum(idf.get(t, 0.0) for t in set(tokenize(expand_query(cleaned))))
+    return mass, any(t in data.known_terms for t in salient_terms(cleaned))
+
+
+def out_of_scope(best_similarity: float, unknown_share: float, params: AbstainParams,
+                 mass: float = float("inf"), names_known_term: bool = True) -> bool:
+    """The one rule that says the notes do not cover a text: nothing close enough, names the notes lack,
+    or words the notes barely know."""
+    return (best_similarity < params.similarity or unknown_share >= params.unknown_terms
+            or (mass < params.min_known_mass and not names_known_term))
 
 
 @dataclass(frozen=True)
@@ -124,9 +138,12 @@ class Evidence:
     unknown_share: float
     unknown: tuple[str, ...] = ()
     top_probability: float = 0.0  # the ranker's probability that the best block answers the question
+    known_mass: float = float("inf")  # see `known_mass`
+    names_known_term: bool = True
 
     def covers(self, params: AbstainParams) -> bool:
-        return bool(self.topics) and not out_of_scope(self.best_similarity, self.unknown_share, params)
+        return bool(self.topics) and not out_of_scope(self.best_similarity, self.unknown_share, params,
+                                                      self.known_mass, self.names_known_term)
 
     @property
     def blocks(self) -> tuple[Block, ...]:
@@ -195,8 +212,9 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
     summary.sort(key=lambda u: -u.score)
     unknown, total = unknown_terms(query.text, data)
     best_similarity = max((c.dense for c in covered if not c.block.chunk.is_summary), default=-1.0)
+    mass, names_known = known_mass(query.text, data, idf)
     return Evidence(topics, summary[:params.summary_lines], best_similarity, len(unknown) / max(total, 1),
-                    tuple(unknown), ranked[0][0] if ranked else 0.0)
+                    tuple(unknown), ranked[0][0] if ranked else 0.0, mass, names_known)
 
 
 def select_blocks(query: Query, ranked: list[tuple[float, Candidate]], params: ComposeParams) -> list[Block]:
