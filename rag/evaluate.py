@@ -4,7 +4,7 @@
 and out-of-scope items, told apart by their fields), answers every item or
 reuses a `rag batch` output (`--answers`), runs each baseline retriever on
 the same items, and writes `metrics.json`, `items.jsonl` (every item's
-scores), `report.md`, `recall_at_k.png` and the risk–coverage plots into
+scores), `answers.jsonl` (the answers, reusable with `--answers`), `report.md`, `recall_at_k.png` and the risk–coverage plots into
 `--out` (`rag/eval_report.py` writes the report and plots). Malformed gold
 lines are reported with file and line; the rest are still scored and the
 exit code is 1.
@@ -450,9 +450,13 @@ def split_label(gold_paths: list[Path]) -> str:
     return "mixed or unnamed split: read as in-sample unless every file is a test_* file"
 
 
+def write_jsonl(path: Path, records: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+
+
 def evaluate(gold_paths: list[Path], assistant, retrievers: list[str], out_dir: Path, progress: Progress = silent,
              answers_path: Path | None = None, embedders: dict | None = None) -> EvalRun:
-    """Score gold files; writes metrics.json, items.jsonl, report.md and the plots into `out_dir`.
+    """Score gold files; writes metrics.json, items.jsonl, answers.jsonl, report.md and the plots into `out_dir`.
 
     `embedders` encode the baseline retrievers' queries (default: the assistant's own models).
     """
@@ -471,6 +475,7 @@ def evaluate(gold_paths: list[Path], assistant, retrievers: list[str], out_dir: 
         errors += answer_errors
     else:
         answers = answer_gold(items, assistant, progress)
+        write_jsonl(out_dir / "answers.jsonl", [{"id": key, **answer} for key, answer in answers.items()])
     runs = retrieval_runs(items, assistant, retrievers, answers, embedders or assistant.embedders, progress)
     scored = {i.id: score_item(i, answers.get(i.id)) for i in items}
     groups = groups_of(items)
@@ -488,8 +493,7 @@ def evaluate(gold_paths: list[Path], assistant, retrievers: list[str], out_dir: 
         "seconds": round(time.monotonic() - started, 1),
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=1), encoding="utf-8")
-    (out_dir / "items.jsonl").write_text("".join(json.dumps(s.to_json(), ensure_ascii=False) + "\n"
-                                                 for s in scored.values()), encoding="utf-8")
+    write_jsonl(out_dir / "items.jsonl", [s.to_json() for s in scored.values()])
     summary, plots = write_report(metrics, list(scored.values()), out_dir)
     return EvalRun(metrics, summary, out_dir / "recall_at_k.png", errors, plots)
 

@@ -181,3 +181,14 @@ def test_follow_up_is_answered_with_the_first_turn_as_context(hash_assistant):
     assert answer["question"] == "그럼 ALB는?"
     assert answer["retrieval_text"].endswith("그럼 ALB는?") and "NLB" in answer["retrieval_text"]
     assert answer["first_turn"]["question"] == "NLB는 몇 계층이야?"
+
+
+def test_live_answers_are_saved_and_rescore_the_same(tmp_path, hash_assistant):
+    gold = write_lines(tmp_path / "dev_gold.jsonl", GOLD)
+    live = evaluate([gold], hash_assistant, ["bm25"], tmp_path / "live")
+    saved = tmp_path / "live" / "answers.jsonl"
+    assert [json.loads(line)["id"] for line in saved.read_text(encoding="utf-8").splitlines()] == [g["id"] for g in GOLD]
+    again = evaluate([gold], hash_assistant, ["bm25"], tmp_path / "again", answers_path=saved)
+    assert live.metrics["answers"] == again.metrics["answers"] and live.metrics["retrieval"] == again.metrics["retrieval"]
+    assert live.metrics["answers"]["all"]["errors"] == 0
+    assert "IN-SAMPLE" in live.metrics["split"]
