@@ -58,6 +58,8 @@ def test_citation_validity_and_precision():
     assert M.citation_validity(good) == 1.0
     assert M.citation_precision(good, ["Spot"]) == 0.5
     assert M.citation_validity(answer(md, (1, ("Top", "Spot")))) == 0.0
+    # the engine strips an unresolved marker and counts it: the answer then reads clean but was not
+    assert M.citation_validity({**good, "citations_dropped": 1}) == 0.0
     assert M.citation_precision(answer("x"), ["Spot"]) is None
 
 
