@@ -37,20 +37,19 @@ class AbstainParams:
 
 @dataclass(frozen=True)
 class ComposeParams:
-    """How question mode picks sections and lines."""
+    """How question mode picks blocks (rag/evidence.py)."""
 
-    lexical_weight: float = param(0.35, "weight of the question's idf-weighted term overlap added to a line's e5 cosine; "
-                                        "dev open questions, chosen with the composer (docs/exam_verify.md history)")
-    max_topics: int = param(3, "at most this many topic sections per answer; keeps answers short")
-    lines_per_topic: int = param(4, "at most this many quoted lines per topic")
-    min_line_chars: int = param(15, "shorter lines (labels, fragments) are not quoted on their own")
-    heading_weight: float = param(0.15, "bonus when the question names a section's heading; dev open questions")
-    rank_bonus: float = param(0.08, "a section's retrieval rank r adds rank_bonus / (1 + r); dev open questions")
-    topic_gap: float = param(0.06, "a further topic must score within this of the lead section")
-    line_gap: float = param(0.10, "a further line must score within this of the section's best line")
-    duplicate_jaccard: float = param(0.5, "a line sharing this share of tokens with a chosen line repeats it")
-    candidate_hits: int = param(6, "sections of the top this many hits compete for topics")
-    summary_lines: int = param(2, "TL;DR lines taken from the lecture's 정리 block")
+    lexical_weight: float = param(0.35, "weight of the question's idf-weighted term overlap added to a sentence's e5 "
+                                        "cosine where sentences are scored (TL;DR lines, exam, verify)")
+    candidate_hits: int = param(6, "blocks of the sections of the top this many hits are candidates")
+    max_topics: int = param(3, "at most this many topic sections per answer")
+    max_blocks: int = param(6, "at most this many quoted blocks per answer; dev CV sweep in bench/fit_ranker.py "
+                                 "(evidence quoted 0.655 with 3, 0.736 with 4, 0.80 with 5, 0.827 with 6)")
+    keep_ratio: float = param(0.3, "a further block is quoted when its ranker probability is at least this share "
+                                   "of the best block's; dev sweep in bench/fit_ranker.py")
+    max_answer_chars: int = param(600, "quoted blocks stop adding past this many characters (the answer body "
+                                       "median target is 700 with titles and TL;DR)")
+    summary_lines: int = param(1, "TL;DR lines taken from the lecture's 정리 block; one keeps the body median under 700")
 
 
 @dataclass(frozen=True)
