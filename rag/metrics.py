@@ -31,7 +31,7 @@ BOLD_LINE = re.compile(r"\*\*[^*].*\*\*")
 EXAM_HEAD = re.compile(r"\*\*정답: [A-Z]")
 BULLET = re.compile(r"^(\s*)- (.*)$")
 CODE_SPAN = re.compile(r"`[^`]*`")
-URL = re.compile(r"https?://\S+")
+URL = re.compile(r"https?://\S+|\S*[/_=]\S*")  # links, paths and identifiers are code, not prose
 LABEL = re.compile(r"^[^:—]{1,30}?(?::|\s—)\s+")  # "정답은 B: ", "**A** (오답) — ", "틀린 이유: "
 ESCAPE = re.compile(r"\\(.)")
 MARKUP = re.compile(r"[*~`#>\\]")

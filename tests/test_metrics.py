@@ -134,7 +134,8 @@ def test_verify_may_quote_the_users_english_statement():
 
 
 def test_code_and_short_lines_need_no_hangul():
-    md = GOOD.replace("- 짧은 줄", "- `aws ec2 describe-instances --instance-ids i-123` [1]\n- ENA, EFA [1]")
+    md = GOOD.replace("- 짧은 줄", "- `aws ec2 describe-instances --instance-ids i-123` [1]\n- ENA, EFA [1]\n"
+                                  "- ex) /aws/reference/secretsmanager/secret_ID_in_Secrets_Manager [1]")
     assert M.format_problems(md) == []
 
 
