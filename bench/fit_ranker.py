@@ -56,14 +56,16 @@ def build(assistant: Assistant, items) -> list[dict]:
         context = None
         if previous:
             first = assistant.retriever().search(assistant.query(previous), settings.top_k)
-            context = context_for(question, [Turn(previous, first[0].chunk.heading_path[-1] if first else "")])
+            context = context_for(question, [Turn(previous, first[0].chunk.heading_path[-1] if first else "")],
+                                  state.vocabulary)
         query = assistant.query(question if not context else f"{context} {question}")
         hits = assistant.retriever().search(query, settings.top_k)
-        candidates = [c for c in candidate_blocks(query, hits, state.data, model, state.lexical.bm25.idf,
+        focus = assistant.query(question) if context else query  # as question mode ranks a follow-up
+        candidates = [c for c in candidate_blocks(focus, hits, state.data, model, state.lexical.bm25.idf,
                                                   settings.params.compose) if not c.block.chunk.is_summary]
         labels = np.array([float(evidence_in_answer(c.block.text, evidence)) for c in candidates])
-        shape = QuestionShape.of(query.text, query.tokens)
-        rows.append({"id": item_id, "query": query, "candidates": candidates, "labels": labels,
+        shape = QuestionShape.of(focus.text, focus.tokens)
+        rows.append({"id": item_id, "query": focus, "candidates": candidates, "labels": labels,
                      "x": feature_rows(shape, candidates)})
     return rows
 

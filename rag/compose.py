@@ -22,6 +22,7 @@ from __future__ import annotations
 from rag.blocks import Block
 from rag.errata import Erratum, render_with_errata
 from rag.evidence import Evidence, ScoredUnit, gather_evidence
+from rag.retrieve import Query
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
 from rag.types import Chunk, Citation, Hit
 
@@ -132,8 +133,9 @@ class QuestionMode:
         return default_plan(request, models)
 
     def answer(self, request: Request, context: AnswerContext) -> ModeResult:
+        focus = Query(request.question, context.embedders) if request.context else None
         evidence = gather_evidence(context.query, context.hits, context.data, context.model_id, context.idf,
-                                   context.params.compose)
+                                   context.params.compose, focus)
         if not evidence.covers(context.params.abstain):
             markdown, citations = compose_abstention(context.hits)
             return ModeResult((), markdown, citations, abstained=True)

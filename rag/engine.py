@@ -11,10 +11,12 @@ import re
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Sequence
 
 from rag import index as index_store
 from rag.compose import QuestionMode
+from rag.conversation import Turn, context_for, subject_vocabulary
 from rag.embed import Embedder, make_embedder
 from rag.errata import Erratum, load_errata, unmatched
 from rag.exam import ExamMode
@@ -41,6 +43,7 @@ class State:
     lexical: LexicalRetriever
     errata: list[Erratum]
     generation: str
+    vocabulary: frozenset[str]  # heading words that name a subject, for follow-ups
 
 
 def clean_question(text: str, max_chars: int) -> tuple[str, tuple[str, ...]]:
@@ -104,7 +107,8 @@ class Assistant:
         errata = load_errata(self.settings.corpus_dir)
         for erratum in unmatched(errata, data.chunks):
             self.log(f"errata: quote no longer found in the notes: {erratum.quote[:60]!r}; update corpus/errata.toml")
-        self._state = State(data, LexicalRetriever(data), errata, data.manifest["generation"])
+        vocabulary = subject_vocabulary([h for chunk in data.chunks for h in chunk.heading_path[1:]])
+        self._state = State(data, LexicalRetriever(data), errata, data.manifest["generation"], vocabulary)
 
     @property
     def option_model(self) -> str:
@@ -132,20 +136,24 @@ class Assistant:
 
     def ask(self, text: str, mode: str = "auto", options: dict[str, str] | None = None,
             kind: str | None = None, context: str | None = None, top_k: int | None = None,
-            embedder: str | None = None) -> Answer:
-        """Answer one question. `context` is earlier conversation text used for retrieval only.
+            embedder: str | None = None, history: Sequence[Turn] = ()) -> Answer:
+        """Answer one question.
 
-        `kind`, `top_k` and `embedder` (one of the indexed models) are this request's own retrieval options;
-        they never change the assistant's settings.
+        `history` holds the conversation's earlier turns (`rag.conversation.turn_of(answer)`); a follow-up
+        is searched with the context they lend (`Answer.retrieval_text` shows it). `context` sets that
+        retrieval context directly instead. `kind`, `top_k` and `embedder` (one of the indexed models) are
+        this request's own retrieval options; they never change the assistant's settings.
         """
-        return self.answer(text, AskOptions(mode, kind, top_k, embedder), options, context)
+        return self.answer(text, AskOptions(mode, kind, top_k, embedder), options, context, history)
 
     def answer(self, text: str, ask: AskOptions = AskOptions(), options: dict[str, str] | None = None,
-               context: str | None = None) -> Answer:
+               context: str | None = None, history: Sequence[Turn] = ()) -> Answer:
         """Answer one question with this request's own options: clean, pick the mode, retrieve, dispatch."""
         started = time.perf_counter()
-        request, notices = self.prepare(text, ask, options, context)
         state = self.state
+        request, notices = self.prepare(text, ask, options, context)
+        if context is None and history:
+            request = replace(request, context=context_for(request.question, history, state.vocabulary))
         mode = ANSWER_MODES[request.mode]
         plan = mode.plan(request, (ask.embedder,) if ask.embedder else self.settings.embedders, self.option_model)
         timings: dict[str, float] = {}

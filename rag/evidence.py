@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from rag.blocks import Block, section_blocks
 from rag.index import IndexData
 from rag.language import HANGUL
-from rag.lexical import ENGLISH, STOPWORDS, english_term, tokenize
+from rag.lexical import ENGLISH, STOPWORDS, english_term, expand_query, tokenize
 from rag.params import AbstainParams, ComposeParams
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows, shipped
 from rag.retrieve import Query
@@ -109,9 +109,23 @@ def unknown_terms(text: str, data: IndexData) -> tuple[list[str], int]:
     return unknown, len(terms)
 
 
-def out_of_scope(best_similarity: float, unknown_share: float, params: AbstainParams) -> bool:
-    """The one rule that says the notes do not cover a text: nothing close enough, or names the notes lack."""
-    return best_similarity < params.similarity or unknown_share >= params.unknown_terms
+MARKUP = re.compile(r"<[^>]{0,200}>|&[a-z]+;|[ㄱ-ㅎㅏ-ㅣ]+")  # HTML tags and entities, bare jamo (ㅋㅋ, ㅠㅠ)
+
+
+def known_mass(text: str, data: IndexData, idf: dict[str, float]) -> tuple[float, bool]:
+    """How much the notes know of `text`'s words (their summed BM25 idf, markup stripped), and whether it
+    names an English term the notes use. Junk, keyboard mash and small talk know almost nothing."""
+    cleaned = MARKUP.sub(" ", text)
+    mass = sum(idf.get(t, 0.0) for t in set(tokenize(expand_query(cleaned))))
+    return mass, any(t in data.known_terms for t in salient_terms(cleaned))
+
+
+def out_of_scope(best_similarity: float, unknown_share: float, params: AbstainParams,
+                 mass: float = float("inf"), names_known_term: bool = True) -> bool:
+    """The one rule that says the notes do not cover a text: nothing close enough, names the notes lack,
+    or words the notes barely know."""
+    return (best_similarity < params.similarity or unknown_share >= params.unknown_terms
+            or (mass < params.min_known_mass and not names_known_term))
 
 
 @dataclass(frozen=True)
@@ -124,9 +138,12 @@ class Evidence:
     unknown_share: float
     unknown: tuple[str, ...] = ()
     top_probability: float = 0.0  # the ranker's probability that the best block answers the question
+    known_mass: float = float("inf")  # see `known_mass`
+    names_known_term: bool = True
 
     def covers(self, params: AbstainParams) -> bool:
-        return bool(self.topics) and not out_of_scope(self.best_similarity, self.unknown_share, params)
+        return bool(self.topics) and not out_of_scope(self.best_similarity, self.unknown_share, params,
+                                                      self.known_mass, self.names_known_term)
 
     @property
     def blocks(self) -> tuple[Block, ...]:
@@ -166,12 +183,21 @@ def rank_blocks(query: Query, candidates: list[Candidate]) -> list[tuple[float, 
 
 
 def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: str,
-                    idf: dict[str, float], params: ComposeParams = ComposeParams()) -> Evidence:
-    """The best blocks among the top hits' sections, grouped by section in note order, and the TL;DR lines."""
+                    idf: dict[str, float], params: ComposeParams = ComposeParams(),
+                    focus: Query | None = None) -> Evidence:
+    """The best blocks among the top hits' sections, grouped by section in note order, and the TL;DR lines.
+
+    `focus` is the follow-up message alone: the sections come from the whole retrieval text (`query`, with
+    the conversation's context), but the blocks are ranked by what the new message asks.
+    """
     candidates = candidate_blocks(query, hits, data, model_id, idf, params)
-    ranked = rank_blocks(query, [c for c in candidates if not c.block.chunk.is_summary]
-                         or candidates)
-    chosen = select_blocks(query, ranked, params)
+    if focus is not None:
+        candidates, covered = candidate_blocks(focus, hits, data, model_id, idf, params), candidates
+    else:
+        covered = candidates
+    focus = focus or query
+    ranked = rank_blocks(focus, [c for c in candidates if not c.block.chunk.is_summary] or candidates)
+    chosen = select_blocks(focus, ranked, params)
     by_section: dict[tuple, list[Block]] = {}
     for block in chosen:
         by_section.setdefault(block.chunk.section_key, []).append(block)
@@ -185,9 +211,10 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
     summary = answer_language_first(summary)
     summary.sort(key=lambda u: -u.score)
     unknown, total = unknown_terms(query.text, data)
-    best_similarity = max((c.dense for c in candidates if not c.block.chunk.is_summary), default=-1.0)
+    best_similarity = max((c.dense for c in covered if not c.block.chunk.is_summary), default=-1.0)
+    mass, names_known = known_mass(query.text, data, idf)
     return Evidence(topics, summary[:params.summary_lines], best_similarity, len(unknown) / max(total, 1),
-                    tuple(unknown), ranked[0][0] if ranked else 0.0)
+                    tuple(unknown), ranked[0][0] if ranked else 0.0, mass, names_known)
 
 
 def select_blocks(query: Query, ranked: list[tuple[float, Candidate]], params: ComposeParams) -> list[Block]:
