@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag import metrics as M
-from rag.conversation import Turn, context_for
+from rag.conversation import turn_of
 from rag.progress import Bar, Progress, silent
 from rag.retrieve import Query
 
@@ -269,11 +269,9 @@ def locate_evidence(items: list[GoldItem], notes: NotesMap) -> tuple[dict[str, f
 
 # ---- answering -------------------------------------------------------------------------------
 def ask_followup(assistant, first: str, second: str) -> dict:
-    """The second turn answered as the chat page answers it: the first answer's topic feeds the context."""
-    answer = assistant.ask(first)
-    topic = "" if answer.abstained or not answer.citations else answer.citations[0].chunk.heading_path[-1]
-    context = context_for(second, [Turn(first, topic=topic)])
-    return {**assistant.ask(second, context=context).to_json(), "first_turn": {"question": first, "topic": topic}}
+    """The second turn of a two-turn conversation: the first is answered, then lent as history."""
+    turn = turn_of(assistant.ask(first))
+    return {**assistant.ask(second, history=[turn]).to_json(), "first_turn": {"question": first, "topic": turn.topic}}
 
 
 def ask_item(assistant, item: GoldItem) -> dict:

@@ -178,11 +178,13 @@ def test_evaluate_scores_hand_made_answers(tmp_path, hash_assistant):
     assert "### Targets" in run.summary_markdown and "strict recall@5" in run.summary_markdown
 
 
-def test_follow_up_is_answered_with_the_first_turn_as_context(hash_assistant):
-    answer = ask_followup(hash_assistant, "NLB는 몇 계층이야?", "그럼 ALB는?")
+def test_follow_up_is_answered_with_the_first_turn_as_history(hash_assistant):
+    first = "NLB는 L4 로드 밸런서로 TCP와 UDP 트래픽을 처리한다?"
+    answer = ask_followup(hash_assistant, first, "그럼 ALB는?")
     assert answer["question"] == "그럼 ALB는?"
-    assert answer["retrieval_text"].endswith("그럼 ALB는?") and "NLB" in answer["retrieval_text"]
-    assert answer["first_turn"]["question"] == "NLB는 몇 계층이야?"
+    assert answer["first_turn"] == {"question": first, "topic": "Network Load Balancer (NLB)"}
+    # the engine lends the first turn's aspect as context; the follow-up's own words stay whole
+    assert answer["retrieval_text"].endswith(" 그럼 ALB는?") and "L4" in answer["retrieval_text"]
 
 
 def test_live_answers_are_saved_and_rescore_the_same(tmp_path, hash_assistant):
