@@ -159,8 +159,12 @@ class Assistant:
         timings: dict[str, float] = {}
         query = self.query(plan.text)
         t0 = time.perf_counter()
-        query.vector(self.settings.embedders[0])
+        companions = dict(plan.companions)
+        first = self.settings.embedders[0]
+        query.encode_with(first, companions.pop(first, ()))
         timings["encode_ms"] = (time.perf_counter() - t0) * 1000
+        for model_id, texts in companions.items():
+            query.encode_with(model_id, texts)  # the query's own vector for this model comes in the same call
         t0 = time.perf_counter()
         hits = self.retriever(ask.retriever, plan.models, state).search(query, ask.top_k or self.settings.top_k)
         timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000

@@ -17,6 +17,7 @@ Rendering the chosen evidence is `rag/compose.py`'s job.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -113,10 +114,15 @@ MARKUP = re.compile(r"<[^>]{0,200}>|&[a-z]+;|[ㄱ-ㅎㅏ-ㅣ]+")  # HTML tags an
 
 
 def known_mass(text: str, data: IndexData, idf: dict[str, float]) -> tuple[float, bool]:
-    """How much the notes know of `text`'s words (their summed BM25 idf, markup stripped), and whether it
-    names an English term the notes use. Junk, keyboard mash and small talk know almost nothing."""
+    """How much the notes know of `text`'s words, and whether it names an English term the notes use.
+
+    The mass is the words' summed BM25 idf (markup stripped) in units of the idf of a word found in one
+    chunk, so it reads the same for a small notes file and a large one. Junk, keyboard mash and small talk
+    know almost nothing.
+    """
     cleaned = MARKUP.sub(" ", text)
-    mass = sum(idf.get(t, 0.0) for t in set(tokenize(expand_query(cleaned))))
+    rare = math.log(1 + (len(data.chunks) + 0.5) / 1.5)
+    mass = sum(idf.get(t, 0.0) for t in set(tokenize(expand_query(cleaned)))) / rare
     return mass, any(t in data.known_terms for t in salient_terms(cleaned))
 
 

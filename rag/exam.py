@@ -61,10 +61,10 @@ class QuestionFocus:
     weights: np.ndarray  # their softmax weights
 
 
-def question_focus(stem: str, ids: list[int], data, model_id: str, embedder,
+def question_focus(stem: str, ids: list[int], data, model_id: str, stem_vector: np.ndarray,
                    params: ExamParams = ExamParams()) -> QuestionFocus:
     """Rank the pool's sentences by e5 similarity to the question alone plus its term overlap."""
-    dense = data.unit_matrix(model_id)[ids] @ embedder.encode([stem], query=True)[0]
+    dense = data.unit_matrix(model_id)[ids] @ stem_vector
     question_tokens = set(tokenize(expand_query(stem)))
     overlap = np.array([len(question_tokens & set(data.unit_tokens[i])) / (len(question_tokens) or 1) for i in ids])
     relevance = dense + params.focus_overlap_weight * overlap
@@ -73,15 +73,21 @@ def question_focus(stem: str, ids: list[int], data, model_id: str, embedder,
     return QuestionFocus(question_tokens, overlap, top, weights)
 
 
+def option_texts(stem: str, options: dict[str, str]) -> tuple[str, ...]:
+    """What the option model encodes per option: the question with the option."""
+    return tuple(f"{stem} {text}" for text in options.values())
+
+
 def score_options(stem: str, options: dict[str, str], distinct: dict[str, set[str]], units: list[ScoredUnit],
-                  data, model_id: str, option_model: str, embedders: dict,
+                  data, model_id: str, option_model: str, query,
                   params: ExamParams = ExamParams()) -> dict[str, dict[str, float]]:
-    """Per option, each signal's raw value (before contrast)."""
+    """Per option, each signal's raw value (before contrast). `query` holds the encodings
+    (`Query.companion`): the stem under `model_id`, each question + option under `option_model`."""
     if not units:
         return {k: {name: 0.0 for name in params.weights} for k in options}
     ids = [u.index for u in units]
-    focus = question_focus(stem, ids, data, model_id, embedders[model_id], params)
-    both = embedders[option_model].encode([f"{stem} {text}" for text in options.values()], query=True)
+    focus = question_focus(stem, ids, data, model_id, query.companion(model_id, stem), params)
+    both = np.array([query.companion(option_model, text) for text in option_texts(stem, options)])
     option_matrix = data.unit_matrix(option_model)[ids]
     unit_tokens = [set(data.unit_tokens[i]) for i in ids]
     scores = {}
@@ -173,7 +179,7 @@ def select_exam(request: Request, context: AnswerContext) -> ExamSelection:
     units = score_units(context.query, data, context.model_id, pool, context.idf, context.params.compose.lexical_weight)
     distinct = _distinct_tokens(request.options)
     scores = score_options(request.question, request.options, distinct, units, data, context.model_id,
-                           context.option_model, context.embedders, params)
+                           context.option_model, context.query, params)
     letter, margin = choose(scores, bool(NEGATED_QUESTION.search(request.question)), params, request.options)
     confidence = confidence_of(margin, params)
     deciding = deciding_units(request.question, units, data, distinct, context.idf, params.min_reason_chars)
@@ -216,7 +222,11 @@ class ExamMode:
     def plan(self, request: Request, models: tuple[str, ...], option_model: str) -> RetrievalPlan:
         """Retrieve with the options too, and fuse the option model: it is loaded for exam anyway."""
         base = default_plan(request, models)
-        return RetrievalPlan(" ".join([base.text, *request.options.values()]), tuple(dict.fromkeys((*models, option_model))))
+        models = tuple(dict.fromkeys((*models, option_model)))
+        companions = ((models[0], (request.question,)), (option_model, option_texts(request.question, request.options)))
+        if option_model == models[0]:
+            companions = ((option_model, (request.question, *option_texts(request.question, request.options))),)
+        return RetrievalPlan(" ".join([base.text, *request.options.values()]), models, companions)
 
     def answer(self, request: Request, context: AnswerContext) -> ModeResult:
         return render_exam(request, select_exam(request, context), context)

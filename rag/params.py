@@ -33,9 +33,9 @@ class AbstainParams:
                                     "grid search on dev open+oos (recall on oos − 3 × false abstention)")
     unknown_terms: float = param(0.05, "abstain when this share of the question's English names never occurs in the notes; "
                                        "same dev grid search")
-    min_known_mass: float = param(3.5, "abstain when the idf the notes give the question's words (markup stripped) sums "
-                                       "below this and it names no AWS term the notes know; dev: junk and small talk "
-                                       "<= 2.4, in-scope questions >= 4.6")
+    min_known_mass: float = param(0.75, "abstain when the idf the notes give the question's words (markup stripped) "
+                                        "sums below this, in units of a one-chunk word's idf, and it names no AWS term "
+                                        "the notes know; dev: junk and small talk <= 0.52, in-scope questions >= 1.0")
 
 
 @dataclass(frozen=True)
