@@ -22,6 +22,7 @@ from rag.notes import load_corpus
 from rag.progress import Progress, silent
 from rag.retrieve import LexicalRetriever, Query, make_retriever
 from rag.settings import Settings
+from rag.text import has_content, normalise
 from rag.types import Answer, Hit
 
 MODES = ("auto", "qa", "exam", "verify")
@@ -45,7 +46,7 @@ def clean_question(text: str, max_chars: int) -> tuple[str, tuple[str, ...]]:
     if not isinstance(text, str):
         raise QueryError("the question must be text")
     text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates (undecodable argv bytes) become '?'
-    text = CONTROL.sub(" ", text).strip()
+    text = CONTROL.sub(" ", normalise(text)).strip()
     if not text:
         raise QueryError('the question is empty; type a question, e.g. "What is a spread placement group?"')
     if len(text) > max_chars:
@@ -148,6 +149,9 @@ class Assistant:
             mode = detect_mode(question, options)
         if mode == "exam" and not options:
             raise QueryError("exam mode needs answer options, e.g. 'A. ... B. ... C. ... D. ...'")
+        contentless = mode != "exam" and not has_content(question)  # '.', '!!!', 'ㅋㅋㅋ': nothing to look up
+        if contentless:
+            mode = "qa"
         timings: dict[str, float] = {}
         retrieval_text = question if not context else f"{context} {question}"
         if mode == "exam":
@@ -166,7 +170,11 @@ class Assistant:
         evidence_hits = hits
         if mode == "verify" and (kind is not None or top_k is not None or embedder is not None):
             evidence_hits = None  # verify judges with its default retrieval; these hits are not that
-        answer = self._compose(question, mode, options, query, evidence_hits, state)
+        if contentless:
+            markdown, citations = compose_abstention(hits)
+            answer = {"markdown": markdown, "citations": citations, "abstained": True}
+        else:
+            answer = self._compose(question, mode, options, query, evidence_hits, state)
         timings["compose_ms"] = (time.perf_counter() - t0) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         markdown = answer["markdown"]
