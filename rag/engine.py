@@ -39,6 +39,7 @@ class State:
     lexical: LexicalRetriever
     errata: list[Erratum]
     generation: str
+    stale: bool = False  # the notes changed but their index could not be built: answers come from this older one
 
 
 def clean_question(text: str, max_chars: int) -> tuple[str, tuple[str, ...]]:
@@ -67,7 +68,8 @@ class Assistant:
     def ensure_index(self, force: bool = False, fallback: bool = True) -> index_store.BuildReport | None:
         """Load the index, building or refreshing it when missing, damaged or stale.
 
-        When the refreshed index cannot be written, `fallback` keeps answering from the last good one.
+        When the refreshed index cannot be written, `fallback` keeps answering from the last good one, marked
+        stale; a build of the same notes that failed before is not retried then until the disk has room.
         """
         with self._lock:
             previous = None
@@ -75,34 +77,43 @@ class Assistant:
             _, hashes = load_corpus(self.settings.corpus_dir, self.settings.chunker)
             try:
                 previous = index_store.load(self.settings.index_dir)
-                reason = index_store.staleness(previous, self.settings, hashes)
+                reason = index_store.staleness(previous, self.settings, hashes, self.embedders)
                 if reason is None and not force:
                     self._install(previous)
                     return None
                 reason = reason or "re-index requested"
+                failed = index_store.failed_build(self.settings, hashes) if fallback else None
+                if failed:
+                    self.log(f"index: {reason}, but building it failed before ({failed}); answering from the last "
+                             f"good index ({previous.manifest['generation']}), marked stale, until the disk has "
+                             "room or `rag index` succeeds")
+                    self._install(previous, stale=True)
+                    return None
                 self.log(f"index: {reason}; updating")
             except index_store.IndexMissing as err:
                 self.log(f"index: {err}")
             except index_store.IndexCorrupt as err:
                 self.log(f"index: {err}")
             try:
-                report = index_store.build(self.settings, self.embedders, previous, reason, self.progress)
+                report = index_store.build(self.settings, self.embedders, previous, reason, self.progress,
+                                           self.log, force)
             except index_store.IndexUnwritable as err:
                 if previous is None or not fallback:
                     raise
-                self.log(f"index: {err}; answering from the last good index ({previous.manifest['generation']})")
-                self._install(previous)
+                self.log(f"index: {err}; answering from the last good index ({previous.manifest['generation']}), "
+                         "marked stale")
+                self._install(previous, stale=True)
                 return None
             self._install(index_store.load(self.settings.index_dir))
             self.log(f"index: {report.generation} ready, {report.chunks} chunks, {report.units} sentences, "
                      f"{report.embedded} embedded, {report.reused} reused, {report.seconds:.1f}s")
             return report
 
-    def _install(self, data: index_store.IndexData) -> None:
+    def _install(self, data: index_store.IndexData, stale: bool = False) -> None:
         errata = load_errata(self.settings.corpus_dir)
         for erratum in unmatched(errata, data.chunks):
             self.log(f"errata: quote no longer found in the notes: {erratum.quote[:60]!r}; update corpus/errata.toml")
-        self._state = State(data, LexicalRetriever(data), errata, data.manifest["generation"])
+        self._state = State(data, LexicalRetriever(data), errata, data.manifest["generation"], stale)
 
     @property
     def option_model(self) -> str:
@@ -186,7 +197,7 @@ class Assistant:
                       is_correct=answer.get("is_correct"), verdicts=answer.get("verdicts"),
                       timings_ms=timings, notices=notices, retrieval_text=retrieval_text,
                       confidence=answer.get("confidence"), uncertain=answer.get("uncertain", False),
-                      generation=state.generation)
+                      generation=state.generation, stale=state.stale)
 
     def _compose(self, question: str, mode: str, options, query: Query, hits: list[Hit] | None,
                  state: State) -> dict:
