@@ -487,12 +487,19 @@ def _build(settings: Settings, embedders: dict[str, Embedder], previous: IndexDa
         os.replace(pointer_tmp, index_dir / "CURRENT")
     except (OSError, RuntimeError) as err:  # faiss reports write failures (disk full) as RuntimeError
         shutil.rmtree(staging, ignore_errors=True)
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).strip().splitlines()[-1]
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else _faiss_reason(str(err))
         remember_failed_build(settings, note_hashes, reason)
         raise _unwritable(index_dir, reason) from None
     (index_dir / FAILED_BUILD).unlink(missing_ok=True)
     _remove_old_generations(index_dir, keep=generation)
     return BuildReport(generation, len(chunks), len(units), embedded, reused, time.monotonic() - started, reason)
+
+
+def _faiss_reason(message: str) -> str:
+    """The OS reason FAISS puts in brackets at the end of a write error ('... (No space left on device)')."""
+    last = message.strip().splitlines()[-1] if message.strip() else "write failed"
+    found = re.search(r"\(([^()]+)\)$", last)
+    return found.group(1) if found else last
 
 
 def _next_generation(index_dir: Path) -> str:
