@@ -618,7 +618,7 @@ def test_verify_statement_with_a_bracketed_number_is_answered(world):
 
 def test_resumed_batch_never_duplicates_a_record_with_unicode_line_separators(tmp_path):
     # done_ids used str.splitlines(), which breaks at U+2028/U+0085 inside ensure_ascii=False records
-    from rag.batch import run_batch
+    from rag.batch import answer_items, run_batch
 
     CASES["regressions"] += 1
     items, _ = read_items(data='{"id": "a", "question": "x\u2028y\u0085z"}\n{"id": "b", "question": "w"}\n'.encode(),
@@ -628,6 +628,6 @@ def test_resumed_batch_never_duplicates_a_record_with_unicode_line_separators(tm
     def answer(item):
         return {"question": item.question, "answer_markdown": "ok"}
 
-    assert run_batch(items, out, answer) == (2, 0)
-    assert run_batch(items, out, answer) == (0, 2)
+    assert run_batch(items, out, lambda todo: answer_items(todo, answer)) == (2, 0)
+    assert run_batch(items, out, lambda todo: answer_items(todo, answer)) == (0, 2)
     assert [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").split("\n") if line] == ["a", "b"]
