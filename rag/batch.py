@@ -15,6 +15,7 @@ import io
 import json
 import multiprocessing
 import os
+import queue
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -193,6 +194,10 @@ class OutputError(Exception):
     """The answers file cannot be written; the message names it and the fix."""
 
 
+class WorkerError(Exception):
+    """A batch worker process died or could not start."""
+
+
 def check_output_file(path: Path) -> None:
     """Fail at once, before any model loads, when answers cannot be appended to `path`."""
     if path.is_dir():
@@ -271,13 +276,21 @@ def answer_items(items: list[Item], answer: Callable[[Item], dict], workers: int
 _worker: tuple[Assistant, str] | None = None  # this worker process's assistant and default mode
 
 
-def _start_worker(settings: Settings, default_mode: str) -> None:
-    """Process-pool initializer: load this worker's assistant once; Ctrl-C is the parent's to handle."""
+def _start_worker(settings: Settings, default_mode: str, ready) -> None:
+    """Process-pool initializer: load this worker's assistant once, then say so on `ready`.
+
+    Ctrl-C is the parent's to handle: it stops handing out items and keeps what was written.
+    """
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    assistant = Assistant(settings)
-    assistant.ensure_index()
+    try:
+        assistant = Assistant(settings)
+        assistant.ensure_index()
+    except Exception as err:  # one line, not the pool's traceback; the parent then reports the dead worker
+        print(f"rag: error: a batch worker could not start: {err}", file=sys.stderr, flush=True)
+        os._exit(1)
     _worker = (assistant, default_mode)
+    ready.put(os.getpid())
 
 
 def _answer_in_worker(item: Item) -> dict:
@@ -290,17 +303,32 @@ def answer_in_processes(items: list[Item], settings: Settings, default_mode: str
     """Answer items in input order in `workers` processes, each with its own assistant loaded once.
 
     Processes, not threads: tokenising and composing are Python that holds the GIL. They are spawned,
-    not forked, so no FAISS or model threads of this process are copied into them half-way.
+    not forked, so no FAISS or model threads of this process are copied into them half-way. The
+    `answering` progress starts once the first worker has loaded its index (as one worker's starts after
+    the index is loaded); models load on each worker's first question, as they do for one worker.
     """
-    progress(0, len(items), "answering")
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(settings, default_mode))
+    context = multiprocessing.get_context("spawn")
+    ready = context.Queue()
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                               initargs=(settings, default_mode, ready))
     try:
-        for done, record in enumerate(pool.map(_answer_in_worker, items), 1):
+        progress(0, workers, "starting workers")
+        futures = [pool.submit(_answer_in_worker, item) for item in items]
+        while not futures[-1].done():  # done at once when the pool broke: a worker could not start
+            try:
+                ready.get(timeout=0.5)
+                break
+            except queue.Empty:
+                continue
+        progress(workers, workers, "starting workers")
+        progress(0, len(items), "answering")
+        for done, future in enumerate(futures, 1):
+            record = future.result()
             progress(done, len(items), "answering")
             yield record
     except BrokenProcessPool:
-        raise OutputError("a batch worker process died (out of memory?); rerun the same command to resume") from None
+        raise WorkerError("a batch worker process died or could not start; fix what it said above, then rerun "
+                          "the same command to resume") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from rag.batch import OutputError
+from rag.batch import OutputError, WorkerError
 from rag.embed import EmbedderError
 from rag.engine import MODES, Assistant, QueryError, clean_question
 from rag.errata import ErrataError
@@ -22,7 +22,7 @@ from rag.notes import NotesError
 from rag.progress import Bar
 from rag.settings import Settings, SettingsError, load_settings
 
-DOMAIN_ERRORS = (NotesError, SettingsError, EmbedderError, IndexError_, ErrataError, OutputError)
+DOMAIN_ERRORS = (NotesError, SettingsError, EmbedderError, IndexError_, ErrataError, OutputError, WorkerError)
 
 
 def positive_int(text: str) -> int:

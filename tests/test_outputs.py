@@ -294,3 +294,17 @@ def test_two_worker_processes_resume_like_one(tmp_path, notes_dir, questions, ca
     assert rc == 0 and "answered 3, already done 2" in err
     assert [r["id"] for r in records(out)] == ["q1", "q2", "q3", "q4", "q5"]
 
+
+
+@pytest.mark.fast
+def test_a_worker_that_cannot_start_is_one_error_not_a_hang(tmp_path, notes_dir, capfd):
+    from conftest import make_settings
+
+    from rag.batch import WorkerError, answer_in_processes
+
+    items, _ = read_items(data=b'{"id": "1", "question": "EC2"}\n{"id": "2", "question": "ELB"}\n', name="q.jsonl")
+    broken = make_settings(tmp_path, tmp_path / "no-notes-here")
+    with pytest.raises(WorkerError, match="could not start"):
+        list(answer_in_processes(items, broken, "auto", 2))
+    err = capfd.readouterr().err
+    assert "rag: error: a batch worker could not start: no notes found" in err and "Traceback" not in err
