@@ -45,7 +45,8 @@ class State:
 def clean_question(text: str, max_chars: int) -> tuple[str, tuple[str, ...]]:
     """The question without control characters, truncated with a notice when huge."""
     if not isinstance(text, str):
-        raise QueryError("the question must be text")
+        kind = "null" if text is None else type(text).__name__
+        raise QueryError(f'the question must be text, not {kind}; send e.g. "What is a spread placement group?"')
     text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates (undecodable argv bytes) become '?'
     text = CONTROL.sub(" ", normalise(text)).strip()
     if not text:
