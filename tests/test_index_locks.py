@@ -228,7 +228,8 @@ def test_a_failed_build_is_remembered_and_answers_come_at_once_marked_stale(inde
     run_cli(capsys, corpus, index, "ask", QUESTION, "--json", "--mode", "qa")
     assert len(builds) == 4
 
-    monkeypatch.undo()  # space again
+    monkeypatch.undo()  # space again: `rag index` builds, and questions are answered from the new index
+    assert run_cli(capsys, corpus, index, "index")[0] == 0
     rc, out, _ = run_cli(capsys, corpus, index, "ask", QUESTION, "--json", "--mode", "qa")
     assert rc == 0 and json.loads(out)["stale"] is False and json.loads(out)["generation"] == "gen-000002"
     assert not (index / store.FAILED_BUILD).exists()
