@@ -321,29 +321,9 @@ GENERIC_CRASH = "has raised an exception but has not enabled verbose error repor
 @pytest.fixture(scope="module")
 def page(world):
     """The study page over the fuzz index, served on a free loopback port, and a client for `/ask`."""
-    pytest.importorskip("ui.app")
-    import socket
+    from test_reliability import serve_page
 
-    from gradio_client import Client
-    from gradio_client.exceptions import AppError
-
-    from ui.app import build_app, launch
-
-    app = build_app(world["assistant"])
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    launch(app, "127.0.0.1", port, block=False)
-    client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-    deadline = time.monotonic() + 60
-    while True:  # the page answers "still indexing" until its background check is done
-        try:
-            client.predict("EC2", "qa", api_name="/ask")
-            break
-        except AppError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    app, _, client = serve_page(world["assistant"])
     yield client
     app.close()
 

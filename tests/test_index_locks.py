@@ -265,64 +265,54 @@ def reseal_file(folder: Path, name: str) -> None:
     rewrite_manifest(folder, lambda m: m["artifacts"].__setitem__(name, store._sha256(folder / name)))
 
 
-@pytest.mark.fast
-def test_manifest_fails_its_own_checksum_when_any_field_changes(indexed):
-    _, index = indexed
-    folder = store.current_generation(index)
+def edit_a_field_without_resealing(folder: Path) -> None:
     rewrite_manifest(folder, lambda m: m["counts"].__setitem__("chunks", 11), reseal=False)
-    with pytest.raises(store.IndexCorrupt, match="fails its own checksum"):
-        store.load(index)
 
 
-@pytest.mark.fast
-def test_a_file_without_its_checksum_entry_is_damage(indexed):
-    _, index = indexed
-    folder = store.current_generation(index)
+def edit_units_and_drop_their_checksum(folder: Path) -> None:
     units = folder / "units.jsonl"
     units.write_text(units.read_text(encoding="utf-8").replace("7개", "70개"), encoding="utf-8")
     rewrite_manifest(folder, lambda m: m["artifacts"].pop("units.jsonl"))
-    with pytest.raises(store.IndexCorrupt, match=r"units\.jsonl has no checksum in the manifest"):
-        store.load(index)
 
 
-@pytest.mark.fast
-def test_an_unlisted_file_in_a_generation_is_damage(indexed):
-    _, index = indexed
-    folder = store.current_generation(index)
+def add_an_unlisted_file(folder: Path) -> None:
     (folder / "extra.jsonl").write_text("{}\n", encoding="utf-8")
-    with pytest.raises(store.IndexCorrupt, match=r"extra\.jsonl has no checksum"):
-        store.load(index)
 
 
-@pytest.mark.fast
-@pytest.mark.parametrize("dim, rows", [(128, None), (None, 3)])
-def test_a_vector_file_of_another_shape_is_damage_even_with_its_checksum(indexed, dim, rows):
-    _, index = indexed
-    folder = store.current_generation(index)
-    info = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["models"]["hash"]
-    original = faiss.read_index(str(folder / info["chunks_file"]))
-    replacement = faiss.IndexFlatIP(dim or original.d)
-    replacement.add(np.eye(rows or original.ntotal, dim or original.d, dtype=np.float32))
-    faiss.write_index(replacement, str(folder / info["chunks_file"]))
-    reseal_file(folder, info["chunks_file"])
-    with pytest.raises(store.IndexCorrupt, match="holds .* vectors of dimension"):
-        store.load(index)
+def replace_chunk_vectors(dim: int | None, rows: int | None):
+    """A damage that writes a chunk vector file of another shape and reseals its checksum."""
+    def damage(folder: Path) -> None:
+        info = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["models"]["hash"]
+        original = faiss.read_index(str(folder / info["chunks_file"]))
+        replacement = faiss.IndexFlatIP(dim or original.d)
+        replacement.add(np.eye(rows or original.ntotal, dim or original.d, dtype=np.float32))
+        faiss.write_index(replacement, str(folder / info["chunks_file"]))
+        reseal_file(folder, info["chunks_file"])
+    return damage
 
 
-@pytest.mark.fast
-def test_chunks_file_pointed_at_the_sentences_file_is_damage(indexed):
-    _, index = indexed
-    folder = store.current_generation(index)
+def point_chunks_at_sentences(folder: Path) -> None:
     rewrite_manifest(folder, lambda m: m["models"]["hash"].__setitem__("chunks_file", m["models"]["hash"]["units_file"]))
-    with pytest.raises(store.IndexCorrupt, match="vectors of dimension"):
-        store.load(index)
+
+
+def miscount_sentences(folder: Path) -> None:
+    rewrite_manifest(folder, lambda m: m["counts"].__setitem__("units", 5))
 
 
 @pytest.mark.fast
-def test_counts_that_disagree_with_the_files_are_damage(indexed):
+@pytest.mark.parametrize("damage, message", [
+    (edit_a_field_without_resealing, "fails its own checksum"),
+    (edit_units_and_drop_their_checksum, r"units\.jsonl has no checksum in the manifest"),
+    (add_an_unlisted_file, r"extra\.jsonl has no checksum"),
+    (replace_chunk_vectors(128, None), "holds 10 vectors of dimension 128, not 10 of 256 for hash"),
+    (replace_chunk_vectors(None, 3), "holds 3 vectors of dimension 256, not 10 of 256 for hash"),
+    (point_chunks_at_sentences, "holds 18 vectors of dimension 256, not 10 of 256"),
+    (miscount_sentences, "holds 10 chunks and 18 sentences"),
+], ids=lambda value: getattr(value, "__name__", None) if callable(value) else None)
+def test_a_manifest_that_does_not_match_its_generation_is_damage(indexed, damage, message):
     _, index = indexed
-    rewrite_manifest(store.current_generation(index), lambda m: m["counts"].__setitem__("units", 5))
-    with pytest.raises(store.IndexCorrupt, match="holds 10 chunks and 18 sentences"):
+    damage(store.current_generation(index))
+    with pytest.raises(store.IndexCorrupt, match=message):
         store.load(index)
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import time
 
 import pytest
 from conftest import FIXTURES
-from test_reliability import hash_settings
+from test_reliability import hash_settings, serve_page
 
 from rag.batch import read_items
 from rag.engine import Assistant
@@ -29,31 +28,10 @@ RAW_HTML = re.compile(r"<\s*(script|img)", re.IGNORECASE)
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     """The study page over the fixture notes (hash embedder) and a client for `/ask`; the server log as a list."""
-    pytest.importorskip("gradio_client")
-    from gradio_client import Client
-    from gradio_client.exceptions import AppError
-
-    from ui.app import build_app, launch
-
     root = tmp_path_factory.mktemp("page-errors")
     shutil.copytree(FIXTURES / "notes", root / "corpus")
     logged: list[str] = []
-    assistant = Assistant(hash_settings(root, root / "corpus"), log=logged.append)
-    app = build_app(assistant)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    launch(app, "127.0.0.1", port, block=False)
-    client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-    deadline = time.monotonic() + 60
-    while True:  # "still indexing" until the background check is done
-        try:
-            client.predict("EC2", "qa", api_name="/ask")
-            break
-        except AppError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    app, _, client = serve_page(Assistant(hash_settings(root, root / "corpus"), log=logged.append))
     yield client, logged
     app.close()
 

@@ -706,22 +706,40 @@ def test_serve_binds_loopback_unless_told_otherwise():
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     """The study page over the fixture notes on a free loopback port: (app, url, root folder)."""
-    pytest.importorskip("ui.app")
     from conftest import FIXTURES
-
-    from ui.app import build_app, launch
 
     root = tmp_path_factory.mktemp("page")
     shutil.copytree(FIXTURES / "notes", root / "corpus")
     assistant = Assistant(hash_settings(root, root / "corpus"), log=lambda m: None)
     assistant.ensure_index()
+    app, url, _ = serve_page(assistant)
+    yield app, url, root
+    app.close()
+
+
+def serve_page(assistant: Assistant):
+    """The study page for `assistant` on a free loopback port, once `/ask` answers: (app, url, gradio client)."""
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from ui.app import build_app, launch
+
     app = build_app(assistant)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     launch(app, "127.0.0.1", port, block=False)
-    yield app, f"http://127.0.0.1:{port}/", root
-    app.close()
+    url = f"http://127.0.0.1:{port}/"
+    client = Client(url, verbose=False)
+    deadline = time.monotonic() + 60
+    while True:  # the page answers "still indexing" until its background check is done
+        try:
+            client.predict("EC2", "qa", api_name="/ask")
+            return app, url, client
+        except AppError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def test_page_has_analytics_off(page):
