@@ -128,8 +128,15 @@ class Assistant:
         return self.retriever(kind).search(self.query(question), k or self.settings.top_k)
 
     def ask(self, text: str, mode: str = "auto", options: dict[str, str] | None = None,
-            kind: str | None = None, context: str | None = None, top_k: int | None = None) -> Answer:
-        """Answer one question. `context` is earlier conversation text used for retrieval only."""
+            kind: str | None = None, context: str | None = None, top_k: int | None = None,
+            embedder: str | None = None) -> Answer:
+        """Answer one question. `context` is earlier conversation text used for retrieval only.
+
+        `kind`, `top_k` and `embedder` (one of the indexed models) are this request's own retrieval options;
+        they never change the assistant's settings.
+        """
+        if embedder is not None and embedder not in self.embedders:
+            raise QueryError(f"embedder {embedder!r} is not indexed; use one of {', '.join(self.embedders)}")
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
         started = time.perf_counter()
@@ -150,14 +157,14 @@ class Assistant:
         query.vector(self.settings.embedders[0])
         timings["encode_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        models = None
+        models = (embedder,) if embedder else None
         if mode == "exam":  # the option model is loaded for exam anyway; fusing it helps find the options
-            models = tuple(dict.fromkeys((*self.settings.embedders, self.option_model)))
+            models = tuple(dict.fromkeys((*(models or self.settings.embedders), self.option_model)))
         hits = self.retriever(kind, models, state).search(query, top_k or self.settings.top_k)
         timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         evidence_hits = hits
-        if mode == "verify" and (kind is not None or top_k is not None):
+        if mode == "verify" and (kind is not None or top_k is not None or embedder is not None):
             evidence_hits = None  # verify judges with its default retrieval; these hits are not that
         answer = self._compose(question, mode, options, query, evidence_hits, state)
         timings["compose_ms"] = (time.perf_counter() - t0) * 1000

@@ -97,7 +97,7 @@ def choose(scores: dict[str, dict[str, float]], negated: bool) -> tuple[str, boo
             combined[key] += weight * z
     ranked = sorted(combined, key=lambda k: combined[k], reverse=not negated)
     margin = abs(combined[ranked[0]] - combined[ranked[1]]) if len(ranked) > 1 else 99.0
-    return ranked[0], margin < UNCERTAIN_MARGIN
+    return ranked[0], bool(margin < UNCERTAIN_MARGIN)
 
 
 def deciding_units(stem: str, units: list[ScoredUnit], data, distinct: dict[str, set[str]]) -> dict[str, ScoredUnit]:

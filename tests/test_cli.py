@@ -6,7 +6,7 @@ import pytest
 from rag.cli import main
 
 ANSWER_FIELDS = {"question", "mode", "answer_markdown", "abstained", "citations", "hits", "choice", "is_correct",
-                 "verdicts", "timings_ms"}
+                 "verdicts", "timings_ms", "retrieval_text", "confidence", "uncertain", "generation", "stale"}
 
 
 @pytest.fixture
