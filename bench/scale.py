@@ -253,9 +253,9 @@ def worker_serve(args) -> dict:
 
 
 # ---- orchestration ----------------------------------------------------------------------
-def run_worker(argv: list[str]) -> tuple[dict, float]:
-    """Run one worker process; its JSON result and its own peak RSS (VmHWM, read by the worker)."""
-    code, wall, rss, stdout, stderr = common.run_child([sys.executable, __file__, *argv], live_stderr=True)
+def run_worker(argv: list[str], script: str = __file__) -> tuple[dict, float]:
+    """Run one worker process of `script`; its JSON result and its own peak RSS (VmHWM, read by the worker)."""
+    code, wall, rss, stdout, stderr = common.run_child([sys.executable, script, *argv], live_stderr=True)
     if code != 0:
         raise SystemExit(f"scale: worker {' '.join(argv[:4])} failed ({code}):\n{stderr[-2000:]}")
     result = json.loads(stdout.strip().splitlines()[-1])
