@@ -132,6 +132,7 @@ SCORES_FILE = "bm25.scores.f64"  # one score per (term, document) posting, group
 DOC_IDS_FILE = "bm25.doc_ids.i32"  # the document of each posting
 TERM_OFFSETS_FILE = "bm25.term_offsets.i64"  # term t's postings are [offsets[t], offsets[t + 1])
 PROGRESS_STEPS = 100
+SELECT_BLOCK = 1024
 
 
 class Idf(Mapping[str, float]):
@@ -234,15 +235,8 @@ class BM25:
 
     def top(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
         """Up to `k` (document, score) pairs with a positive score, best first; ties go to the earlier document."""
-        if k <= 0:
-            return []
         scores = self.scores(query_tokens)
-        found = np.flatnonzero(scores > 0)
-        if len(found) > k:  # keep the k best and every document tied with the k-th
-            kth = np.partition(scores[found], len(found) - k)[len(found) - k]
-            found = found[scores[found] >= kth]
-        best = found[np.argsort(-scores[found], kind="stable")][:k]
-        return [(int(i), float(scores[i])) for i in best]
+        return [(int(i), float(scores[i])) for i in best_positive(scores, k)]
 
     def save(self, folder: Path) -> dict:
         """Write the index into `folder`; returns what the index manifest records about it."""
@@ -279,6 +273,28 @@ class BM25:
             raise ValueError(f"lexical index in {folder} does not match its {VOCABULARY_FILE}; rebuild the index")
         engine.scores = {"data": scores, "indices": doc_ids, "indptr": offsets, "num_docs": documents}
         return cls(engine, {term: i for i, term in enumerate(terms)}, documents)
+
+
+def best_positive(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the `k` highest positive scores, highest first, ties in index order (a stable sort's order).
+
+    Sorting a million scores per query would cost more than scoring them. The
+    k-th highest of the block maxima (blocks of SELECT_BLOCK scores) is a
+    floor for the k-th highest score, since k blocks each hold a score that
+    reaches it; only the few scores at or above that floor are sorted.
+    """
+    if k <= 0:
+        return np.zeros(0, np.int64)
+    floor = 0.0
+    blocks = len(scores) // SELECT_BLOCK
+    if blocks > k:
+        maxima = scores[:blocks * SELECT_BLOCK].reshape(blocks, SELECT_BLOCK).max(axis=1)
+        floor = float(np.partition(maxima, blocks - k)[blocks - k])
+    found = np.flatnonzero(scores >= floor) if floor > 0 else np.flatnonzero(scores > 0)
+    if len(found) > k:  # keep the k best and every score tied with the k-th
+        kth = np.partition(scores[found], len(found) - k)[len(found) - k]
+        found = found[scores[found] >= kth]
+    return found[np.argsort(-scores[found], kind="stable")][:k]
 
 
 def _engine(k1: float, b: float) -> bm25s.BM25:

@@ -14,7 +14,7 @@ from rag import index as store
 from rag.engine import Assistant
 from rag.evaluate import load_gold
 from rag.index import chunk_lexical_text
-from rag.lexical import BM25, expand_query, tokenize
+from rag.lexical import BM25, best_positive, expand_query, tokenize
 from rag.metrics import normalise_heading
 from rag.notes import load_corpus
 from rag.settings import Settings
@@ -93,6 +93,21 @@ def test_top_keeps_positive_scores_best_first_and_ties_in_document_order():
     assert [i for i, _ in bm25.top(["a", "b"], 10)] == [1, 0, 2, 3]
     assert bm25.top(["nowhere"], 5) == [] and bm25.top(["a"], 0) == []
     assert BM25.fit([]).top(["a"], 3) == []
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("k", [1, 10, 30, 5000])
+def test_best_positive_equals_a_stable_sort_on_a_million_scores_with_ties(k):
+    rng = np.random.default_rng(k)
+    scores = np.round(rng.gamma(2.0, 1.0, 1_000_003), 2)  # few distinct values: many ties
+    scores[rng.random(len(scores)) < 0.4] = 0.0
+    order = np.argsort(-scores, kind="stable")[:k]
+    assert best_positive(scores, k).tolist() == [int(i) for i in order if scores[i] > 0]
+    assert best_positive(np.zeros(5000), k).tolist() == []
+    clustered = np.zeros(300_000)  # every positive score in one block: the floor must not drop any of them
+    clustered[2048:2048 + 900] = rng.random(900)
+    order = np.argsort(-clustered, kind="stable")[:k]
+    assert best_positive(clustered, k).tolist() == [int(i) for i in order if clustered[i] > 0]
 
 
 @pytest.mark.fast
