@@ -132,6 +132,7 @@ SCORES_FILE = "bm25.scores.f64"  # one score per (term, document) posting, group
 DOC_IDS_FILE = "bm25.doc_ids.i32"  # the document of each posting
 TERM_OFFSETS_FILE = "bm25.term_offsets.i64"  # term t's postings are [offsets[t], offsets[t + 1])
 PROGRESS_STEPS = 100
+BM25S_PASSES = 3  # bm25s 0.3 reads the corpus three times: lengths, document frequencies, scores
 SELECT_BLOCK = 1024
 
 
@@ -160,12 +161,29 @@ class Idf(Mapping[str, float]):
         return len(self._vocabulary)
 
 
-class _TokenIdDocuments(Sequence):
-    """Documents as lists of term ids, cut on demand from one flat array; each full pass reports progress."""
+class _Steps:
+    """One progress task over several passes through the documents; it reaches its total only at `finish`."""
 
-    def __init__(self, ids: np.ndarray, offsets: np.ndarray, progress: Progress) -> None:
-        self._ids, self._offsets, self._progress = ids, offsets, progress
-        self._passes = 0
+    def __init__(self, progress: Progress, total: int, label: str) -> None:
+        self.progress, self.total, self.label = progress, total, label
+        self.done = 0
+        self.every = max(1, total // PROGRESS_STEPS)
+        progress(0, total, label)
+
+    def advance(self) -> None:
+        self.done += 1
+        if self.done % self.every == 0:
+            self.progress(min(self.done, self.total - 1), self.total, self.label)
+
+    def finish(self) -> None:
+        self.progress(self.total, self.total, self.label)
+
+
+class _TokenIdDocuments(Sequence):
+    """Documents as lists of term ids, cut on demand from one flat array; every document read is a step."""
+
+    def __init__(self, ids: np.ndarray, offsets: np.ndarray, steps: _Steps) -> None:
+        self._ids, self._offsets, self._steps = ids, offsets, steps
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
@@ -174,14 +192,9 @@ class _TokenIdDocuments(Sequence):
         return self._ids[self._offsets[i]:self._offsets[i + 1]].tolist()
 
     def __iter__(self) -> Iterator[list[int]]:
-        self._passes += 1
-        label, n = f"indexing words (pass {self._passes})", len(self)
-        step = max(1, n // PROGRESS_STEPS)
-        self._progress(0, n, label)
-        for i in range(n):
+        for i in range(len(self)):
             yield self[i]
-            if (i + 1) % step == 0 or i + 1 == n:
-                self._progress(i + 1, n, label)
+            self._steps.advance()
 
 
 class BM25:
@@ -209,21 +222,20 @@ class BM25:
         vocabulary: dict[str, int] = {}
         ids, offsets = array("i"), array("q", [0])
         n = len(documents)
-        step = max(1, n // PROGRESS_STEPS)
-        progress(0, n, "indexing words (vocabulary)")
-        for i, tokens in enumerate(documents):
+        steps = _Steps(progress, n * (1 + BM25S_PASSES), "indexing words")
+        for tokens in documents:
             ids.extend([vocabulary.setdefault(t, len(vocabulary)) for t in tokens])
             offsets.append(len(ids))
-            if (i + 1) % step == 0 or i + 1 == n:
-                progress(i + 1, n, "indexing words (vocabulary)")
+            steps.advance()
         engine = _engine(k1, b)
         if vocabulary:
-            corpus = _TokenIdDocuments(np.frombuffer(ids, np.int32), np.frombuffer(offsets, np.int64), progress)
+            corpus = _TokenIdDocuments(np.frombuffer(ids, np.int32), np.frombuffer(offsets, np.int64), steps)
             arrays = engine.build_index_from_ids(list(range(len(vocabulary))), corpus, show_progress=False)
             arrays["data"] = arrays["data"] * (k1 + 1)
         else:  # no terms at all: every query scores nothing
             arrays = {"data": np.zeros(0), "indices": np.zeros(0, np.int32), "indptr": np.zeros(1, np.int64)}
         engine.scores = {**arrays, "num_docs": n}
+        steps.finish()
         return cls(engine, vocabulary, n)
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
