@@ -262,6 +262,12 @@ def run_worker(argv: list[str], script: str = __file__) -> tuple[dict, float]:
     return result, result.pop("vm_hwm_mb")
 
 
+def worker_reply(result: dict) -> int:
+    """A worker's answer to `run_worker`: its JSON result and its own peak RSS, as the last stdout line."""
+    print(json.dumps({**result, "vm_hwm_mb": common.vm_hwm_mb()}))
+    return 0
+
+
 def prefix_truth(vectors: Path, n: int, data: str, qpath: Path, built: int) -> Path:
     """Exact top-10 over the first `built` rows only, for an index whose build was capped."""
     import faiss
@@ -455,9 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(name, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        result = worker_build(args) if args.worker == "build" else worker_serve(args)
-        print(json.dumps({**result, "vm_hwm_mb": common.vm_hwm_mb()}))
-        return 0
+        return worker_reply(worker_build(args) if args.worker == "build" else worker_serve(args))
     if args.plot:
         for path in plot():
             print("wrote", path)

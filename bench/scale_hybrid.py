@@ -322,9 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(name, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        result = worker_lexical(args) if args.worker == "lexical" else worker_serve(args)
-        print(json.dumps({**result, "vm_hwm_mb": common.vm_hwm_mb()}))
-        return 0
+        return scale.worker_reply(worker_lexical(args) if args.worker == "lexical" else worker_serve(args))
     path = common.RESULTS / f"{RESULT}.json"
     if args.report:
         print(report(json.loads(path.read_text(encoding="utf-8"))))
