@@ -205,9 +205,11 @@ class BM25:
 
     bm25s's "lucene" method has this idf and this term-frequency part without
     the constant (k1 + 1) (Lucene 8 dropped it); the stored scores are
-    multiplied by it, so they equal the formula above. `BM25.fit(documents)`
-    builds the index, `save(folder)` and `BM25.load(folder)` write and
-    memory-map it, `top(tokens, k)` ranks, `idf` maps term to idf.
+    multiplied by it, so they equal the formula above. Scores are float64, as
+    in the hand-written scorer this replaced, so near-ties keep their order.
+    `BM25.fit(documents)` builds the index, `save(folder)` and
+    `BM25.load(folder)` write and memory-map it, `top(tokens, k)` ranks, and
+    `idf` maps term to idf.
     """
 
     def __init__(self, engine: bm25s.BM25, vocabulary: dict[str, int], documents: int) -> None:
@@ -256,7 +258,7 @@ class BM25:
         for name, values, dtype in ((SCORES_FILE, arrays["data"], "<f8"), (DOC_IDS_FILE, arrays["indices"], "<i4"),
                                     (TERM_OFFSETS_FILE, arrays["indptr"], "<i8")):
             with (folder / name).open("wb") as out:
-                out.write(np.ascontiguousarray(values, dtype=dtype).tobytes())
+                np.asarray(values, dtype=dtype).tofile(out)
         terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
         header = {"format": LEXICAL_FORMAT, "engine": f"bm25s {bm25s.__version__}", "method": self.engine.method,
                   "k1": self.engine.k1, "b": self.engine.b, "documents": self.documents,
