@@ -44,7 +44,7 @@ def build_settings_panel(service: Service, others: list[Refresh]) -> Refresh:
         service.switch_embedder(model)
         return f"✓ **{model}**(으)로 바꿨습니다 (이미 색인되어 있음).", gr.Button(visible=False)
 
-    def switch_now(model: str, progress=gr.Progress()):
+    def switch_now(model: str, progress=gr.Progress(track_tqdm=True)):
         progress(0, desc=f"{model}로 임베딩하는 중")
         report = service.switch_embedder(model)
         done = f", 새로 임베딩 {report.embedded}개, {report.seconds:.1f}초" if report else ""
