@@ -5,7 +5,8 @@ Layout of `index/`:
     CURRENT                 names the live generation, e.g. `gen-000003`
     gen-000003/
         manifest.json       model ids and dims, chunker settings, note hashes, artifact checksums
-        chunks.jsonl        one chunk per line, with its BM25 tokens
+        chunks.jsonl        one chunk per line (without its text), with its BM25 tokens
+        texts.bin, offsets.u64, store.json   the chunk texts (rag.vectorstore.ChunkTextStore, read through mmap)
         units.jsonl         the sentences the composer quotes, with their tokens
         bm25.*              the chunks' BM25 index (rag/lexical.py): vocabulary JSON, plain arrays
         <model>.chunks.faiss, <model>.units.faiss   inner-product FAISS indexes
@@ -73,10 +74,10 @@ from rag.lexical import BM25, LEXICAL_VERSION, glossary, tokenize
 from rag.notes import UNITS_VERSION, Unit, load_corpus, units_of
 from rag.progress import Progress, silent
 from rag.settings import Settings
-from rag.vectorstore import build_vector_index
+from rag.vectorstore import STORE_DATA, STORE_MANIFEST, STORE_OFFSETS, ChunkTextStore, VectorIndex, build_vector_index
 from rag.types import Chunk
 
-FORMAT = 2  # 2: the BM25 index is saved in the generation
+FORMAT = 3  # 2: the BM25 index is saved in the generation; 3: chunk texts live in a ChunkTextStore
 EMBED_BATCH = 32
 MANIFEST_KEYS = ("format", "generation", "chunker", "files", "models", "counts", "artifacts", "manifest_sha256")
 BUILD_LOCK = ".build.lock"
@@ -110,8 +111,8 @@ class IndexData:
     chunk_tokens: list[list[str]]
     units: list[Unit]
     unit_tokens: list[list[str]]
-    chunk_vectors: dict[str, faiss.Index] = field(default_factory=dict)
-    unit_vectors: dict[str, faiss.Index] = field(default_factory=dict)
+    chunk_vectors: dict[str, VectorIndex] = field(default_factory=dict)  # FAISS today; any VectorIndex adapter
+    unit_vectors: dict[str, VectorIndex] = field(default_factory=dict)
     lexical: BM25 | None = None
 
     def __post_init__(self) -> None:
@@ -198,11 +199,17 @@ def load(index_dir: Path) -> IndexData:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         _check_manifest(folder, manifest)
         chunk_rows = [json.loads(line) for line in (folder / "chunks.jsonl").open(encoding="utf-8")]
+        with ChunkTextStore.open(folder) as texts:
+            if len(texts) != len(chunk_rows):
+                raise IndexCorrupt(f"text store in {folder} holds {len(texts)} texts for {len(chunk_rows)} chunks; "
+                                   "rebuilding")
+            chunk_texts = [texts[i] for i in range(len(texts))]
         unit_rows = [json.loads(line) for line in (folder / "units.jsonl").open(encoding="utf-8")]
         data = IndexData(
             folder=folder,
             manifest=manifest,
-            chunks=[Chunk(**{**r["chunk"], "heading_path": tuple(r["chunk"]["heading_path"])}) for r in chunk_rows],
+            chunks=[Chunk(**{**r["chunk"], "heading_path": tuple(r["chunk"]["heading_path"]), "text": text})
+                    for r, text in zip(chunk_rows, chunk_texts)],
             chunk_tokens=[r["tokens"] for r in chunk_rows],
             units=[Unit(r["chunk_id"], r["line"], r["text"]) for r in unit_rows],
             unit_tokens=[r["tokens"] for r in unit_rows],
@@ -259,7 +266,7 @@ def _check_manifest(folder: Path, manifest) -> None:
     if manifest_checksum(manifest) != manifest["manifest_sha256"]:
         raise IndexCorrupt(f"index manifest {where} fails its own checksum; rebuilding")
     listed = manifest["artifacts"]
-    needed = {"chunks.jsonl", "units.jsonl"} | {info[key] for info in manifest["models"].values()
+    needed = {"chunks.jsonl", "units.jsonl", STORE_DATA, STORE_OFFSETS, STORE_MANIFEST} | {info[key] for info in manifest["models"].values()
                                                 for key in ("chunks_file", "units_file")}
     present = {p.name for p in folder.iterdir()} - {"manifest.json"}
     unlisted = sorted((needed | present) - set(listed))
@@ -464,8 +471,10 @@ def _build(settings: Settings, embedders: dict[str, Embedder], previous: IndexDa
     try:
         with (staging / "chunks.jsonl").open("w", encoding="utf-8") as out:
             for chunk, tokens in zip(chunks, chunk_tokens):
-                row = {"chunk": {**chunk.__dict__, "heading_path": list(chunk.heading_path)}, "tokens": tokens}
+                fields = {k: v for k, v in chunk.__dict__.items() if k != "text"}  # texts go to the text store
+                row = {"chunk": {**fields, "heading_path": list(chunk.heading_path)}, "tokens": tokens}
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        ChunkTextStore.write((chunk.text for chunk in chunks), staging).close()
         with (staging / "units.jsonl").open("w", encoding="utf-8") as out:
             for unit, tokens in zip(units, unit_tokens):
                 out.write(json.dumps({"chunk_id": unit.chunk_id, "line": unit.line, "text": unit.text,

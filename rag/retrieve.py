@@ -74,7 +74,8 @@ def rrf(rankings: list[list[str]], weights: list[float] | None = None, k: int = 
 
 
 class DenseRetriever:
-    """Cosine search in one model's FAISS index of chunks."""
+    """Cosine search in one model's vector index of chunks, through the `VectorIndex` protocol
+    (`rag/vectorstore.py`): FAISS here; an adapter to another vector engine is one class with its members."""
 
     def __init__(self, data: IndexData, model_id: str) -> None:
         self.data, self.model_id = data, model_id
