@@ -98,23 +98,26 @@ mark { background: #ffe58a; color: inherit; padding: 0 2px; border-radius: 3px; 
   border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary); color: var(--body-text-color); }
 #rag-sheet .rag-lines { margin-left: 2.2em; }
 #rag-sheet .rag-open-note { margin-left: 2.2em; font-size: 14px; }
-.rag-notes-box, #rag-notes-view { max-height: 78vh; overflow-y: auto; }
-#rag-notes-toc, #rag-notes-results { max-height: 38vh; overflow-y: auto; font-size: 13px; }
-.rag-toc { display: flex; flex-direction: column; }
+.rag-notes { max-height: 78vh; overflow-y: auto; font-size: 14px; line-height: 1.55; text-align: left; }
+.rag-toc, .rag-results-box { max-height: 38vh; overflow-y: auto; font-size: 13px; text-align: left; }
+.rag-toc { display: flex; flex-direction: column; border-top: 1px solid var(--border-color-primary); padding-top: 6px; }
 .rag-toc-file b { display: block; margin: 4px 0; }
-.rag-toc-link { display: block; padding: 1px 0; color: var(--body-text-color); text-decoration: none; }
-.rag-toc-link:hover { color: var(--color-accent); }
-.rag-toc-1 { font-weight: 700; } .rag-toc-2 { padding-left: .8em; font-weight: 600; }
-.rag-toc-3 { padding-left: 1.6em; } .rag-toc-4 { padding-left: 2.4em; color: var(--body-text-color-subdued); }
-.rag-results { padding-left: 1.4em; margin: 0; }
+#rag-notes-toc a.rag-toc-link { display: block; padding: 1px 0; color: var(--body-text-color); text-decoration: none;
+  font-size: 13px; text-align: left; }
+#rag-notes-toc a.rag-toc-link:hover { color: var(--color-accent); }
+#rag-notes-toc a.rag-toc-1 { font-weight: 700; } #rag-notes-toc a.rag-toc-2 { padding-left: .8em; font-weight: 600; }
+#rag-notes-toc a.rag-toc-3 { padding-left: 1.6em; font-weight: 400; }
+#rag-notes-toc a.rag-toc-4 { padding-left: 2.4em; font-weight: 400; color: var(--body-text-color-subdued); }
+.rag-results { padding-left: 1.6em; margin: 0; }
 .rag-results li { margin-bottom: 6px; }
-.rag-results .rag-open-note { margin: 0; color: var(--body-text-color); font-size: 13px; }
+#rag-notes-results button.rag-open-note { display: block; margin: 0; color: var(--body-text-color); font-size: 13px;
+  font-weight: 400; text-align: left; line-height: 1.45; }
+#rag-notes-results button.rag-open-note:hover { color: var(--color-accent); }
 .rag-count { font-size: 12px; color: var(--body-text-color-subdued); margin: 4px 0; }
-.rag-notes { font-size: 14px; line-height: 1.55; }
 .rag-note-title { margin: 4px 0 8px; }
 .rag-nl { display: grid; grid-template-columns: 3.2em 1fr; gap: 0 .6em; border-radius: 4px; scroll-margin: 40vh 0; }
-.rag-ln { text-align: right; color: var(--body-text-color-subdued); font-size: 11px; padding-top: .25em;
-  user-select: none; }
+.rag-notes .rag-ln { text-align: right; color: var(--body-text-color-subdued); font-size: 11px; font-weight: 400;
+  padding-top: .3em; user-select: none; }
 .rag-lt { min-width: 0; overflow-wrap: anywhere; }
 .rag-note-hit { background: #fff3bf; box-shadow: inset 3px 0 0 #f0b400; }
 .dark .rag-note-hit { background: #4a3b00; }
@@ -123,6 +126,15 @@ mark { background: #ffe58a; color: inherit; padding: 0 2px; border-radius: 3px; 
   color: #1b4d1e; font-size: 13px; border-radius: 0 6px 6px 0; }
 .dark .rag-erratum { background: #14301a; color: #b9e4bd; }
 #rag-chat-tools { align-items: center; gap: 8px; }
+#rag-chat .icon-button-wrapper.top-panel { z-index: 20; background: var(--block-background-fill);
+  border-radius: var(--radius-sm); box-shadow: 0 0 0 4px var(--block-background-fill); }
+#rag-chat .panel-wrap { padding-top: 30px; }
+#rag-chat .placeholder { padding: 0 16px; }
+#rag-chat .examples { gap: 8px; padding: 0 12px; }
+#rag-chat button.example { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 8px 12px;
+  background: var(--background-fill-secondary); text-align: left; min-height: 0; }
+#rag-chat button.example:hover { border-color: var(--color-accent); }
+#rag-compose { gap: 2px; }
 #rag-quiz-result { border-top: 1px solid var(--border-color-primary); padding-top: 4px; }
 @media (max-width: __PHONE__px) {
   #rag-header p { display: none; }

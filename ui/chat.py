@@ -40,7 +40,8 @@ EXAMPLES = [
 ]
 MODE_CHOICES = [(label, mode) for mode, label in MODE_LABELS.items()]
 WELCOME = ("**노트에서 답을 찾습니다.** 영어나 한국어로 물어보세요. 시험 문제(보기 A. B. …)를 붙여 넣으면 정답을 고르고, "
-           "서술문을 넣으면 노트와 맞는지 검증합니다. 모든 답에 출처 번호가 붙습니다.")
+           "서술문을 넣으면 노트와 맞는지 검증합니다. 모든 답에 출처 번호가 붙습니다.\n\n"
+           "예시 질문을 누르면 바로 물어봅니다 (English / 한국어):")
 EMPTY_QUESTION = "질문을 입력해 주세요 (the question is empty; type a question first)."
 
 

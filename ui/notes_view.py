@@ -166,4 +166,4 @@ def results_html(query: str, matches: list[Match]) -> str:
         f'<span class="rag-path">{esc(m.heading)}</span><br>'
         f"{marked_text_html(with_marks(m.text, list(m.spans)))}"
         f"</button></li>" for m in matches)
-    return f'<p class="rag-count">{len(matches)}개 문장</p><ol class="rag-results">{items}</ol>'
+    return f'<div class="rag-results-box"><p class="rag-count">{len(matches)}개 문장</p><ol class="rag-results">{items}</ol></div>'

@@ -124,9 +124,7 @@ def verdict_markdown(item: QuizItem, picked: str, record: dict) -> tuple[bool, s
     head = "### ✓ 정답입니다" if correct else f"### ✗ 오답입니다 — 정답은 **{key}**"
     against = "문제의 정답 키와 비교했습니다." if item.answer else \
         "정답 키가 없어 도우미의 답과 비교했습니다 (도우미도 틀릴 수 있습니다)."
-    lines = [head, "", f"고른 답: **{picked}** · {against}", ""]
-    assistant = f"도우미의 답: **{choice}**"
-    if item.answer and choice != item.answer:
-        assistant += " — 정답 키와 다릅니다"
-    lines += [assistant, *honesty_lines(record), "", "---", "", safe_markdown(record["answer_markdown"])]
-    return correct, "\n".join(lines)
+    assistant = f"도우미의 답: **{choice}**" + (" — 정답 키와 다릅니다" if item.answer and choice != item.answer else "")
+    parts = [head, f"고른 답: **{picked}** · {against}", assistant, *honesty_lines(record), "---",
+             safe_markdown(record["answer_markdown"])]
+    return correct, "\n\n".join(parts)

@@ -51,7 +51,7 @@ def build_quiz_tab(service: Service, gold_dir: Path, settings: SettingsControls)
     with gr.Row():
         check = gr.Button("정답 확인", variant="primary", elem_id="rag-quiz-check")
         following = gr.Button("다음 문제 →", elem_id="rag-quiz-next")
-    result = gr.Markdown(elem_id="rag-quiz-result")
+    result = gr.Markdown(elem_id="rag-quiz-result", line_breaks=True)
     sources = gr.HTML(elem_id="rag-quiz-sources", js_on_load=None)
 
     def show(quiz: QuizState, problem: str = ""):

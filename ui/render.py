@@ -112,11 +112,11 @@ def preview(text: str) -> str:
 # ---- honesty: how sure an answer is ------------------------------------------------------
 
 def confidence_text(record: dict) -> str:
-    """"확신도 42%" for an exam or verify answer ("확신도 -" when the answerer gave none); "" otherwise."""
+    """"확신도 42%" for an exam or verify answer ("확신도 정보 없음" when the answerer gave none); "" otherwise."""
     if record.get("mode") not in ("exam", "verify"):
         return ""
     value = record.get("confidence")
-    return "확신도 -" if value is None else f"확신도 {round(float(value) * 100)}%"
+    return "확신도 정보 없음" if value is None else f"확신도 {round(float(value) * 100)}%"
 
 
 def honesty_label(record: dict) -> str:
@@ -254,11 +254,6 @@ def note_line_html(line: str, in_fence: bool = False, spans: list[tuple[int, int
     if marked.lstrip().startswith("|"):
         return "rag-code", marked_text_html(marked)
     return "rag-p", inline_html(marked)
-
-
-def highlight(line: str, sentences: tuple[str, ...]) -> str:
-    """`line` as HTML with every cited sentence in it wrapped in <mark>."""
-    return note_line_html(line, spans=cited_spans(line, sentences))[1]
 
 
 def location(chunk: Chunk) -> str:
