@@ -90,7 +90,12 @@ def build_app(assistant: Assistant, watcher: PageProgress | None = None,
                 service.assistant.log(f"ui: /ask failed: {type(err).__name__}: {err}")
                 raise gr.Error(f"{type(err).__name__}: {err}") from None
 
-        gr.api(ask, api_name="ask", concurrency_limit=4)
+        with gr.Column(visible=False):  # /ask's named parameters and output for gradio_client
+            question_in = gr.Textbox(label="question")
+            mode_in = gr.Textbox("auto", label="mode")
+            answer_out = gr.JSON(label="answer")
+            api_button = gr.Button()
+        api_button.click(ask, [question_in, mode_in], [answer_out], api_name="ask", concurrency_limit=4)
     service.start()
     return app
 

@@ -76,11 +76,11 @@ def build_batch_tab(service: Service, settings: SettingsControls) -> None:
         downloads = gr.File(label="다운로드 (JSON Lines · 학습 노트 Markdown)", file_count="multiple",
                             interactive=False, elem_id="rag-batch-downloads", scale=2)
     run = gr.Button("일괄 답변 시작", variant="primary", elem_id="rag-batch-run")
-    problems = gr.Markdown(elem_id="rag-batch-errors")
+    problems = gr.Markdown(label="형식 오류", elem_id="rag-batch-errors")
     table = gr.Dataframe(headers=COLUMNS, datatype=["str", "str", "str", "str", "number", "str"], value=[],
                          interactive=False, wrap=True, elem_id="rag-batch-table", label="미리보기")
 
-    def answer_file(path: str | None, k: int, kind: str, model: str, progress=gr.Progress()):
+    def answer_file(path: str | None, top_k: int, retriever: str, embedder: str, progress=gr.Progress()):
         if not path:
             raise gr.Error("먼저 질문 파일을 올려 주세요 (upload a .jsonl or .csv file first).")
         if not service.ready:
@@ -94,7 +94,7 @@ def build_batch_tab(service: Service, settings: SettingsControls) -> None:
         records: list[dict] = []
         yield rows, problems_text, None
         assistant = service.assistant
-        ask_options = request_options(assistant, k, kind, model)
+        ask_options = request_options(assistant, top_k, retriever, embedder)
 
         def answer(item: Item) -> dict:
             return assistant.ask(item.question, mode=item.mode, options=item.options, **ask_options).to_json()

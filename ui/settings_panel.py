@@ -107,7 +107,7 @@ def build_settings_panel(assistant: Assistant) -> SettingsControls:
         prefs = prefs_from({"top_k": k, "retriever": kind, "embedder": model}, assistant)
         return prefs.to_json(), applied_text(prefs)
 
-    for change in (top_k.release, retriever.input, embedder.input):
+    for change in (top_k.release, top_k.input, retriever.input, embedder.input):
         change(save, [top_k, retriever, embedder], [store, applied], api_visibility="private", queue=False)
     return SettingsControls(top_k, retriever, embedder, applied, store)
 
