@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from rag.lexical import english_term
+
 MAX_FOLLOW_UP_WORDS = 12
 SHORT_WORDS = 4
 WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+/_-]*[A-Za-z0-9]|[A-Za-z0-9]|[가-힣]+")
@@ -66,13 +68,13 @@ def words(text: str) -> list[str]:
 
 
 def normal(word: str) -> str:
-    """Lower case, without a Korean particle or an English plural `s`."""
+    """Lower case, without a Korean particle, English words as BM25 reads them (`IPs` → `ip`)."""
+    if word.isascii():
+        return english_term(word)
     word = word.lower()
     for particle in PARTICLES:
         if word.endswith(particle) and len(word) - len(particle) >= 2:
             return word[: -len(particle)]
-    if word.isascii() and len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
     return word
 
 

@@ -14,17 +14,20 @@ import time
 from dataclasses import dataclass
 
 from rag import index as index_store
-from rag.compose import check_citations, compose_abstention, compose_answer, gather_evidence
+from rag.compose import QuestionMode
 from rag.embed import Embedder, make_embedder
 from rag.errata import Erratum, load_errata, unmatched
+from rag.exam import ExamMode
 from rag.modes import detect_mode, parse_options
 from rag.notes import load_corpus
+from rag.pipeline import MODES, AnswerContext, AskOptions, Request, validate_citations
 from rag.progress import Progress, silent
-from rag.retrieve import LexicalRetriever, Query, make_retriever
+from rag.retrieve import RETRIEVER_KINDS, LexicalRetriever, Query, make_retriever
 from rag.settings import Settings
 from rag.types import Answer, Hit
+from rag.verify import VerifyMode
 
-MODES = ("auto", "qa", "exam", "verify")
+ANSWER_MODES = {mode.name: mode for mode in (QuestionMode(), ExamMode(), VerifyMode())}
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -135,72 +138,61 @@ class Assistant:
         `kind`, `top_k` and `embedder` (one of the indexed models) are this request's own retrieval options;
         they never change the assistant's settings.
         """
-        if embedder is not None and embedder not in self.embedders:
-            raise QueryError(f"embedder {embedder!r} is not indexed; use one of {', '.join(self.embedders)}")
-        if mode not in MODES:
-            raise QueryError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+        return self.answer(text, AskOptions(mode, kind, top_k, embedder), options, context)
+
+    def answer(self, text: str, ask: AskOptions = AskOptions(), options: dict[str, str] | None = None,
+               context: str | None = None) -> Answer:
+        """Answer one question with this request's own options: clean, pick the mode, retrieve, dispatch."""
         started = time.perf_counter()
-        question, notices = clean_question(text, self.settings.max_query_chars)
+        request, notices = self.prepare(text, ask, options, context)
         state = self.state
-        if options is None:
-            question, options = parse_options(question)
-        if mode == "auto":
-            mode = detect_mode(question, options)
-        if mode == "exam" and not options:
-            raise QueryError("exam mode needs answer options, e.g. 'A. ... B. ... C. ... D. ...'")
+        mode = ANSWER_MODES[request.mode]
+        plan = mode.plan(request, (ask.embedder,) if ask.embedder else self.settings.embedders, self.option_model)
         timings: dict[str, float] = {}
-        retrieval_text = question if not context else f"{context} {question}"
-        if mode == "exam":
-            retrieval_text += " " + " ".join(options.values())
-        query = self.query(retrieval_text)
+        query = self.query(plan.text)
         t0 = time.perf_counter()
         query.vector(self.settings.embedders[0])
         timings["encode_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        models = (embedder,) if embedder else None
-        if mode == "exam":  # the option model is loaded for exam anyway; fusing it helps find the options
-            models = tuple(dict.fromkeys((*(models or self.settings.embedders), self.option_model)))
-        hits = self.retriever(kind, models, state).search(query, top_k or self.settings.top_k)
+        hits = self.retriever(ask.retriever, plan.models, state).search(query, ask.top_k or self.settings.top_k)
         timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        evidence_hits = hits
-        if mode == "verify" and (kind is not None or top_k is not None or embedder is not None):
-            evidence_hits = None  # verify judges with its default retrieval; these hits are not that
-        answer = self._compose(question, mode, options, query, evidence_hits, state)
+        result = mode.answer(request, self._context(query, hits, state))
         timings["compose_ms"] = (time.perf_counter() - t0) * 1000
-        timings["total_ms"] = (time.perf_counter() - started) * 1000
-        markdown = answer["markdown"]
+        markdown, dropped = validate_citations(result.markdown, result.citations)
+        if dropped:
+            self.log(f"answer: dropped {dropped} citation(s) that resolve to no source ({request.mode} mode)")
         if notices:
             markdown = "\n".join(f"> {n}" for n in notices) + "\n\n" + markdown
-        check_citations(markdown, answer["citations"])
-        return Answer(question=question, mode=mode, answer_markdown=markdown, abstained=answer["abstained"],
-                      citations=answer["citations"], hits=tuple(hits), choice=answer.get("choice"),
-                      is_correct=answer.get("is_correct"), verdicts=answer.get("verdicts"),
-                      timings_ms=timings, notices=notices, retrieval_text=retrieval_text,
-                      confidence=answer.get("confidence"), uncertain=answer.get("uncertain", False),
-                      generation=state.generation)
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        return Answer(question=request.question, mode=request.mode, answer_markdown=markdown,
+                      abstained=result.abstained, citations=result.citations, hits=tuple(hits), choice=result.choice,
+                      is_correct=result.is_correct, verdicts=result.verdicts, timings_ms=timings, notices=notices,
+                      retrieval_text=plan.text, confidence=result.confidence, uncertain=result.uncertain,
+                      generation=state.generation, citations_dropped=dropped)
 
-    def _compose(self, question: str, mode: str, options, query: Query, hits: list[Hit] | None,
-                 state: State) -> dict:
-        model_id = self.settings.embedders[0]
-        idf = state.lexical.bm25.idf
-        if mode == "exam":
-            from rag.exam import answer_exam
+    def prepare(self, text: str, ask: AskOptions, options: dict[str, str] | None,
+                context: str | None) -> tuple[Request, tuple[str, ...]]:
+        """The cleaned request with its mode resolved, and any notices for the user."""
+        if ask.mode not in MODES:
+            raise QueryError(f"unknown mode {ask.mode!r}; use one of {', '.join(MODES)}")
+        if ask.embedder is not None and ask.embedder not in self.embedders:
+            raise QueryError(f"embedder {ask.embedder!r} is not indexed; use one of {', '.join(self.embedders)}")
+        if ask.retriever is not None and ask.retriever not in RETRIEVER_KINDS:
+            raise QueryError(f"unknown retriever {ask.retriever!r}; use one of {', '.join(RETRIEVER_KINDS)}")
+        question, notices = clean_question(text, self.settings.max_query_chars)
+        if options is None:
+            question, options = parse_options(question)
+        mode = detect_mode(question, options) if ask.mode == "auto" else ask.mode
+        if mode == "exam" and not options:
+            raise QueryError("exam mode needs answer options, e.g. 'A. ... B. ... C. ... D. ...'")
+        return Request(question, mode, dict(options) if mode == "exam" else {}, context, ask), notices
 
-            return answer_exam(question, options, query, hits, state.data, model_id, idf, state.errata, self)
-        if mode == "verify":
-            from rag.verify import answer_verify
+    def _context(self, query: Query, hits: list[Hit], state: State) -> AnswerContext:
+        def search(text: str) -> tuple[Query, list[Hit]]:
+            again = self.query(text)
+            return again, self.retriever(state=state).search(again, self.settings.top_k)
 
-            return answer_verify(question, query, hits, state, model_id, idf, self)
-        evidence = gather_evidence(query, hits, state.data, model_id, idf)
-        if self.should_abstain(evidence):
-            markdown, citations = compose_abstention(hits)
-            return {"markdown": markdown, "citations": citations, "abstained": True}
-        markdown, citations = compose_answer(evidence, state.errata)
-        return {"markdown": markdown, "citations": citations, "abstained": False}
-
-    def should_abstain(self, evidence) -> bool:
-        return (not evidence.topics
-                or evidence.best_similarity < self.settings.abstain_similarity
-                or evidence.unknown_share >= self.settings.abstain_unknown_terms)
-
+        return AnswerContext(data=state.data, errata=state.errata, idf=state.lexical.bm25.idf, query=query,
+                             hits=hits, model_id=self.settings.embedders[0], option_model=self.option_model,
+                             embedders=self.embedders, params=self.settings.params, search=search)

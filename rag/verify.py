@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import re
 
-from rag.compose import CitationList, ScoredUnit, evidence_pool, render_line, score_units, unknown_terms
+from dataclasses import dataclass
+
+from rag.compose import CitationList, render_line
 from rag.errata import matching
+from rag.evidence import ScoredUnit, evidence_pool, out_of_scope, score_units, unknown_terms
+from rag.language import negation
+from rag.params import VerifyParams
+from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
 from rag.types import Verdict
 
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|(?<=다\.)\s*|\n+")
 NUMBER = re.compile(r"(?<![A-Za-z0-9.])\d+(?:[.,]\d+)?(?:\s*(?:-|–|~)\s*\d+)?\s*(?:%|[A-Za-z가-힣]+)?")
-NEGATION_EN = re.compile(r"\b(?:not|cannot|can't|doesn't|don't|isn't|aren't|won't|never|no)\b(?:\s+\w+)?", re.IGNORECASE)
-NEGATION_KO = re.compile(r"[가-힣]*(?:지\s*않|지는\s*않|수\s*없|없다|없음|없는|못\s*하|못한|아니)[가-힣]*")
 FAMILIES: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("cluster placement", "cluster", "클러스터"), ("spread placement", "spread", "분산 배치"),
      ("partition placement", "partition", "파티션")),
@@ -71,12 +75,8 @@ def _numbers(text: str) -> list[tuple[str, set[str]]]:
     return [(m.group().strip(), set(re.findall(r"\d+(?:\.\d+)?", m.group()))) for m in NUMBER.finditer(text)]
 
 
-def _negated(text: str) -> str | None:
-    match = NEGATION_EN.search(text) or NEGATION_KO.search(text)
-    return match.group() if match else None
-
-
-def find_contradiction(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, ScoredUnit] | None:
+def find_contradiction(sentence: str, evidence: list[ScoredUnit],
+                       params: VerifyParams = VerifyParams()) -> tuple[str, ScoredUnit] | None:
     """The wrong part of `sentence` and the note sentence that shows it, if they disagree."""
     if not evidence:
         return None
@@ -97,8 +97,8 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, 
             alias = next(iter(said.values()))
             only = re.search(r"only\s+(?:\w+\s+){0,3}?" + re.escape(alias), sentence, re.IGNORECASE)
             return (only.group() if only else alias), best
-    stated, noted_negation = _negated(sentence), _negated(best.text)
-    if bool(stated) != bool(noted_negation) and best.score >= 1.0:
+    stated, noted_negation = negation(sentence), negation(best.text)
+    if bool(stated) != bool(noted_negation) and best.score >= params.polarity_min_score:
         if stated:
             return stated, best
         stem = re.sub(r"(지는|지|되지|하지).*$", "", noted_negation or "")
@@ -111,22 +111,22 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, 
     return None
 
 
-def judge(query, hits, assistant, state, model_id: str, idf: dict) -> tuple[str, str | None, list[ScoredUnit]]:
+def judge(query, hits, context: AnswerContext) -> tuple[str, str | None, list[ScoredUnit]]:
     """(verdict, wrong span, evidence) for one sentence, given its query and hits."""
-    sentence = query.text
-    data = state.data
-    units = sorted(score_units(query, data, model_id, evidence_pool(data, hits, sections=3, lectures=2), idf),
+    sentence, data, params = query.text, context.data, context.params.verify
+    pool = evidence_pool(data, hits, sections=params.pool_sections, lectures=params.pool_lectures)
+    units = sorted(score_units(query, data, context.model_id, pool, context.idf, context.params.compose.lexical_weight),
                    key=lambda u: -u.score)
     if not units:
         return "not_covered", None, []
-    dense_best = max(float(data.unit_matrix(model_id)[u.index] @ query.vector(model_id)) for u in units[:10])
-    unknown, _ = unknown_terms(sentence, data)
-    if dense_best < assistant.settings.abstain_similarity or unknown:
+    dense_best = max(float(data.unit_matrix(context.model_id)[u.index] @ query.vector(context.model_id)) for u in units[:10])
+    unknown, total = unknown_terms(sentence, data)
+    if out_of_scope(dense_best, len(unknown) / max(total, 1), context.params.abstain):
         return "not_covered", None, units[:1]
-    erratum_unit = next((u for u in units[:1] if matching(u.text, state.errata)), None)
+    erratum_unit = next((u for u in units[:1] if matching(u.text, context.errata)), None)
     if erratum_unit is not None:
         return "contradicted", sentence, [erratum_unit]
-    found = find_contradiction(sentence, units[:3])
+    found = find_contradiction(sentence, units[:params.evidence_lines], params)
     if found:
         span, unit = found
         return "contradicted", span, [unit]
@@ -145,23 +145,42 @@ def strike(sentence: str, span: str | None) -> str:
     return f"{quote_user(head)}~~{quote_user(span)}~~{quote_user(tail)}"
 
 
-def answer_verify(statement: str, query, hits, state, model_id: str, idf: dict, assistant) -> dict:
-    """Verify-mode answer: each sentence judged, wrong parts struck through with a bold explanation.
+@dataclass(frozen=True)
+class Judgement:
+    """One sentence of the statement, judged against its best evidence line."""
 
-    `query` and `hits` (None when the request chose its own retriever) are the request's; a sentence
-    that is the whole statement reuses them instead of encoding and retrieving it again.
+    sentence: str
+    verdict: str  # supported | contradicted | not_covered
+    span: str | None
+    evidence: ScoredUnit | None
+
+
+def select_verify(request: Request, context: AnswerContext) -> list[Judgement]:
+    """Judge each sentence of the statement on its own retrieval.
+
+    A sentence that is the whole statement reuses the request's query and hits, unless the request chose its
+    own retrieval options: verify judges with the configured retrieval.
     """
-    errata = state.errata
+    judgements = []
+    for sentence in split_sentences(request.question) or [request.question]:
+        if sentence == context.query.text and not request.ask.custom_retrieval:
+            query, hits = context.query, context.hits
+        else:
+            query, hits = context.search(sentence)
+        verdict, span, evidence = judge(query, hits, context)
+        judgements.append(Judgement(sentence, verdict, span if verdict == "contradicted" else None,
+                                    evidence[0] if evidence else None))
+    return judgements
+
+
+def render_verify(judgements: list[Judgement], context: AnswerContext) -> ModeResult:
+    """Each sentence with its verdict; wrong parts struck through with a bold explanation quoting the note."""
+    errata = context.errata
     citations = CitationList()
     verdicts = []
     blocks: list[str] = []
-    for sentence in split_sentences(statement) or [statement]:
-        if sentence != query.text:
-            query, hits = assistant.query(sentence), None
-        if hits is None:
-            hits = assistant.retriever(state=state).search(query, assistant.settings.top_k)
-        verdict, span, evidence = judge(query, hits, assistant, state, model_id, idf)
-        unit = evidence[0] if evidence else None
+    for judged in judgements:
+        sentence, verdict, span, unit = judged.sentence, judged.verdict, judged.span, judged.evidence
         n = citations.cite(unit.chunk) if unit else None
         title = unit.chunk.heading_path[-1] if unit else "노트에 없는 내용"
         if verdict == "contradicted":
@@ -181,8 +200,7 @@ def answer_verify(statement: str, query, hits, state, model_id: str, idf: dict, 
             body = [f"- {quote_user(sentence)} — 노트에서 다루지 않는 내용입니다.{nearest}"]
             correction = None
         blocks += [f"**{title}**", *body, ""]
-        verdicts.append(Verdict(sentence, verdict, span if verdict == "contradicted" else None, correction,
-                                (n,) if n else ()))
+        verdicts.append(Verdict(sentence, verdict, span, correction, (n,) if n else ()))
     wrong = [v for v in verdicts if v.verdict == "contradicted"]
     uncovered = [v for v in verdicts if v.verdict == "not_covered"]
     first = verdicts[0].citations[0] if verdicts and verdicts[0].citations else None
@@ -195,5 +213,18 @@ def answer_verify(statement: str, query, hits, state, model_id: str, idf: dict, 
         tldr = f"- 노트와 일치합니다.{cite}"
     lines = ["**문장 검증 결과**", "", *blocks, "**TL;DR**", tldr, "", citations.render()]
     is_correct = None if len(uncovered) == len(verdicts) else not wrong
-    return {"markdown": "\n".join(lines), "citations": citations.citations(),
-            "abstained": len(uncovered) == len(verdicts), "verdicts": tuple(verdicts), "is_correct": is_correct}
+    evidence = tuple(dict.fromkeys(j.evidence for j in judgements if j.evidence is not None))
+    return ModeResult(evidence, "\n".join(lines), citations.citations(), abstained=len(uncovered) == len(verdicts),
+                      is_correct=is_correct, verdicts=tuple(verdicts))
+
+
+class VerifyMode:
+    """Verify mode: each sentence of a statement supported, contradicted, or not covered by the notes."""
+
+    name = "verify"
+
+    def plan(self, request: Request, models: tuple[str, ...], option_model: str) -> RetrievalPlan:
+        return default_plan(request, models)
+
+    def answer(self, request: Request, context: AnswerContext) -> ModeResult:
+        return render_verify(select_verify(request, context), context)

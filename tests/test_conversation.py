@@ -10,7 +10,7 @@ ALB = Turn("Does ALB support HTTP routing?", "Application Load Balancer (ALB)")
 
 
 @pytest.mark.parametrize("word, expected", [
-    ("그룹은", "그룹"), ("NLB", "nlb"), ("instances", "instance"), ("class", "class"), ("AZ", "az"), ("IPs", "ips"),
+    ("그룹은", "그룹"), ("NLB", "nlb"), ("instances", "instance"), ("class", "class"), ("AZ", "az"), ("IPs", "ip"),
 ])
 def test_normal_drops_particles_and_plurals(word, expected):
     assert normal(word) == expected
