@@ -219,7 +219,7 @@ def build_chat_tab(service: Service, settings: SettingsControls) -> "ChatTab":
     def open_past(chosen: str | None, conv: history.Conversation, stored_past):
         _, past_list, _ = history.restore(None, stored_past)
         target = next((c for c in past_list if c.id == chosen), None)
-        if target is None:
+        if target is None or chosen == conv.id:  # nothing to open, or a repeated event for the one just opened
             return gr.skip(), conv, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         past_list = history.archive(conv, [c for c in past_list if c.id != target.id])
         chat, panel_html, stored = shown(target)
@@ -238,7 +238,7 @@ def build_chat_tab(service: Service, settings: SettingsControls) -> "ChatTab":
     switch_outputs = [chatbot, conversation, panel, current_store, past_store, past]
     new_chat.click(start_new, [conversation, past_store], switch_outputs, **quiet)
     chatbot.clear(start_new, [conversation, past_store], switch_outputs, **quiet)  # its own trash icon
-    past.input(open_past, [past, conversation, past_store], switch_outputs, **quiet)
+    past.select(open_past, [past, conversation, past_store], switch_outputs, **quiet)
 
     def restore(stored_current, stored_past):
         conv, past_list, problem = history.restore(stored_current, stored_past)

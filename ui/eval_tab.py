@@ -89,9 +89,9 @@ def build_eval_tab(service: Service, gold_dir: Path) -> tuple[Refresh, Refresh]:
         if uploaded:
             paths.append(Path(uploaded))
         if not paths:
-            raise gr.Error("정답 파일을 하나 이상 고르거나 올려 주세요.")
+            raise gr.Error("정답 파일을 하나 이상 고르거나 올려 주세요 (choose or upload a gold file).")
         if not specs:
-            raise gr.Error("비교할 검색기를 하나 이상 고르세요.")
+            raise gr.Error("비교할 검색기를 하나 이상 고르세요 (pick at least one retriever).")
 
         def report(done: int, total: int, label: str) -> None:
             progress((done, total), desc=label)

@@ -27,6 +27,12 @@ def sources_block(answer) -> str:
             + "".join(source_html("quiz", s) for s in sources) + "</div>")
 
 
+def refuse(message: str, outputs: int) -> tuple:
+    """Say what the student must do first (a toast), changing nothing on the page."""
+    gr.Warning(message)
+    return (gr.skip(),) * outputs
+
+
 def build_quiz_tab(service: Service, gold_dir: Path, settings: SettingsControls) -> None:
     """Lay out the quiz tab inside the current Blocks and wire its events."""
     assistant = service.assistant
@@ -54,6 +60,8 @@ def build_quiz_tab(service: Service, gold_dir: Path, settings: SettingsControls)
     result = gr.Markdown(elem_id="rag-quiz-result", line_breaks=True)
     sources = gr.HTML(elem_id="rag-quiz-sources", js_on_load=None)
 
+    outputs = [state, score, question, options, result, sources, problems]
+
     def show(quiz: QuizState, problem: str = ""):
         item = quiz.current
         return (quiz, quiz.score_text(), question_markdown(item) if item else "",
@@ -65,38 +73,37 @@ def build_quiz_tab(service: Service, gold_dir: Path, settings: SettingsControls)
         elif name in names:
             origin, path = name, gold_dir / name
         else:
-            raise gr.Error("문제 세트를 고르거나 파일을 올려 주세요 (choose or upload a question set).")
+            return refuse("문제 세트를 고르거나 파일을 올려 주세요 (choose or upload a question set).", len(outputs))
         items, errors = items_from_text(path.read_text(encoding="utf-8", errors="replace"), origin)
         problem = "\n".join(f"- {literal_markdown(f'{origin}: {e}')}" for e in errors[:20])
         if not items:
-            raise gr.Error(f"{origin}에 객관식 문제가 없습니다 (no multiple-choice questions in {origin}).")
+            return refuse(f"{origin}에 객관식 문제가 없습니다 (no multiple-choice questions in {origin}).", len(outputs))
         return show(QuizState(tuple(items)), f"**건너뛴 줄 {len(errors)}개:**\n{problem}" if errors else "")
 
     def load_pasted(text: str):
         item = item_from_paste(text or "")
         if isinstance(item, str):
-            raise gr.Error(item)
+            return refuse(item, len(outputs))
         return show(QuizState((item,)))
 
     def mark(quiz: QuizState, picked: str | None, k, kind, model):
         item = quiz.current
         if item is None:
-            raise gr.Error("먼저 문제를 불러오세요 (load a question first).")
+            return refuse("먼저 문제를 불러오세요 (load a question first).", 5)
         if not picked:
-            raise gr.Error("먼저 보기를 하나 고르세요 (pick an option first).")
+            return refuse("먼저 보기를 하나 고르세요 (pick an option first).", 5)
         if not service.ready:
-            raise gr.Error(service.notice() or "색인을 준비하는 중입니다.")
+            return refuse(service.notice() or "색인을 준비하는 중입니다.", 5)
         try:
             answer = assistant.ask(item.question, mode="exam", options=item.options,
                                    **request_options(assistant, k, kind, model))
         except QueryError as err:
-            raise gr.Error(str(err)) from None
+            return refuse(str(err), 5)
         correct, markdown = verdict_markdown(item, picked, {k: v for k, v in answer.to_json().items() if k != "hits"})
         quiz = quiz if quiz.checked else quiz.scored(correct)
         return quiz, quiz.score_text(), gr.Radio(interactive=False), markdown, sources_block(answer)
 
     quiet = {"api_visibility": "private"}
-    outputs = [state, score, question, options, result, sources, problems]
     load.click(load_set, [chosen, upload], outputs, **quiet)
     use_pasted.click(load_pasted, [pasted], outputs, **quiet)
     following.click(lambda quiz: show(quiz.next()), [state], outputs, **quiet)
