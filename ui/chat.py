@@ -240,10 +240,15 @@ def build_chat_tab(service: Service, settings: SettingsControls) -> "ChatTab":
     chatbot.clear(start_new, [conversation, past_store], switch_outputs, **quiet)  # its own trash icon
     past.select(open_past, [past, conversation, past_store], switch_outputs, **quiet)
 
-    def restore(stored_current, stored_past):
-        conv, past_list, problem = history.restore(stored_current, stored_past)
-        chat, panel_html, _ = shown(conv)
-        return chat, conv, panel_html, gr.Dropdown(choices=past_choices(past_list), value=""), problem
+    def restore(stored_current, stored_past, conv: history.Conversation):
+        stored, past_list, problem = history.restore(stored_current, stored_past)
+        if conv.turns:  # a question was asked before the page finished loading: keep it, file the stored one
+            past_list = history.archive(stored, past_list)
+            return (gr.skip(), gr.skip(), gr.skip(), gr.Dropdown(choices=past_choices(past_list), value=""), problem,
+                    [history.to_json(c) for c in past_list])
+        chat, panel_html, _ = shown(stored)
+        return chat, stored, panel_html, gr.Dropdown(choices=past_choices(past_list), value=""), problem, gr.skip()
 
-    return ChatTab(restore, [current_store, past_store], [chatbot, conversation, panel, past, notice])
+    return ChatTab(restore, [current_store, past_store, conversation],
+                   [chatbot, conversation, panel, past, notice, past_store])
 
