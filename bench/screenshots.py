@@ -42,7 +42,15 @@ QUESTIONS = {  # what the answer-time run asks, by the mode the page answers in
 EXAM = QUESTIONS["exam"][0]
 
 
+HIDE_TOASTS = ".toast-wrap { display: none !important; }"
+
+
+def top_of_last_answer(page) -> None:
+    page.locator(BOT).last.evaluate("el => el.scrollIntoView({block: 'start'})")
+
+
 def shoot(page, out: Path, name: str, full_page: bool = False) -> None:
+    page.add_style_tag(content=HIDE_TOASTS)
     page.wait_for_timeout(400)
     page.screenshot(path=out / f"{name}.png", full_page=full_page)
     print(f"  {name}.png", flush=True)
@@ -59,8 +67,10 @@ def desktop(browser, url: str, out: Path) -> dict[str, list[float]]:
     page = open_page(browser, url)
     ask(page, QUESTIONS["qa"][0])
     ask(page, "그럼 파티션 배치 그룹은?")
-    page.locator(f"{BOT} button.rag-cite:not(.rag-cite-src)").first.click()
-    page.locator(f"{BOT} button.rag-cite:not(.rag-cite-src)").nth(1).hover()
+    cites = page.locator(BOT).last.locator("button.rag-cite:not(.rag-cite-src)")
+    cites.first.click()
+    page.wait_for_timeout(800)  # let the chat settle, or the hover ends as the answer scrolls
+    cites.nth(1).hover()
     shoot(page, out, "chat")
     bar = page.locator("#rag-chat .rag-fb").last
     bar.get_by_role("button", name="틀렸어요").click()
@@ -69,10 +79,13 @@ def desktop(browser, url: str, out: Path) -> dict[str, list[float]]:
     shoot(page, out, "feedback")
     bar.get_by_role("button", name="보내기").click()
     page.locator("#rag-new-chat").click()
+    page.wait_for_function(f"document.querySelectorAll('{BOT}').length === 0")
     ask(page, EXAM)
+    top_of_last_answer(page)
     shoot(page, out, "exam")
     page.locator("#rag-mode").get_by_text("검증", exact=True).click()
     ask(page, "A spread placement group is limited to 10 instances per AZ. Amazon Aurora keeps six copies of data.")
+    top_of_last_answer(page)
     shoot(page, out, "verify")
     page.reload()
     page.wait_for_selector(BOT)
@@ -82,6 +95,7 @@ def desktop(browser, url: str, out: Path) -> dict[str, list[float]]:
     page.locator("#rag-settings").get_by_text("⚙ 설정").click()
     page.locator("#rag-retriever").get_by_text("BM25", exact=True).click()
     shoot(page, out, "settings")
+    page.locator("#rag-settings").get_by_text("⚙ 설정").click()
 
     page.locator(f"{BOT} button.rag-cite-src").first.click()
     page.locator("#rag-notes-view .rag-note-hit").first.wait_for()
@@ -112,6 +126,11 @@ def desktop(browser, url: str, out: Path) -> dict[str, list[float]]:
     shoot(page, out, "batch")
 
     open_tab(page, "평가")
+    gold = page.locator("#rag-eval-gold")
+    gold.get_by_role("button", name="Remove").first.click()  # a small set, so the run takes seconds
+    gold.locator("input").click()
+    page.get_by_role("option", name="dev_open_ko.jsonl").click()
+    page.keyboard.press("Escape")
     page.locator("#rag-eval-help").get_by_text("지표 설명").click()
     page.locator("#rag-eval-run").click()
     page.locator("#rag-eval-summary table").first.wait_for(timeout=600000)

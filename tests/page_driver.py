@@ -93,12 +93,16 @@ def ask(page, text: str, wait: bool = True):
 
 
 def answer_seconds(page, text: str) -> float:
-    """Seconds from pressing Enter to the answer's decorated last line (검색: …) showing in the page."""
-    before = page.locator(".rag-retrieval").count()
+    """Seconds from pressing Enter to the reply being drawn with its last line (검색: … or a warning)."""
+    before = page.locator(BOT).count()
     page.fill(INPUT, text)
     started = time.perf_counter()
     page.locator(INPUT).press("Enter")
-    page.wait_for_function(f"document.querySelectorAll('#rag-chat .rag-retrieval').length > {before}", timeout=60000)
+    page.wait_for_function(
+        f"""() => {{ const bots = document.querySelectorAll('{BOT}');
+                     return bots.length > {before} &&
+                            (bots[{before}].querySelector('.rag-retrieval') || bots[{before}].textContent.includes('⚠')); }}""",
+        timeout=60000)
     return time.perf_counter() - started
 
 

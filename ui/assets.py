@@ -61,9 +61,11 @@ mark { background: #ffe58a; color: inherit; padding: 0 2px; border-radius: 3px; 
 .rag-h { font-weight: 700; } .rag-h1 { font-size: 1.25em; } .rag-h2 { font-size: 1.12em; } .rag-h3 { font-size: 1.04em; }
 .rag-code { font-family: var(--font-mono); font-size: .9em; white-space: pre-wrap; }
 .rag-quote { border-left: 3px solid var(--border-color-primary); padding-left: .6em; }
-.rag-open-note { all: unset; cursor: pointer; display: inline-block; margin: 2px 0 4px 2.8em; font-size: 12px;
+#rag-sources button.rag-open-note, #rag-quiz-sources button.rag-open-note, #rag-sheet button.rag-open-note {
+  all: unset; cursor: pointer; display: inline-block; margin: 2px 0 4px 2.8em; font-size: 12px; font-weight: 400;
   color: var(--color-accent); }
-.rag-open-note:hover, .rag-open-note:focus-visible { text-decoration: underline; }
+#rag-sources button.rag-open-note:hover, #rag-quiz-sources button.rag-open-note:hover,
+#rag-sheet button.rag-open-note:hover { text-decoration: underline; }
 .rag-flash { animation: rag-flash 1.8s ease-out; }
 @keyframes rag-flash { from { background: var(--color-accent-soft); } to { background: transparent; } }
 #rag-notice { border: 1px solid #f0c36d; background: #fff8e1; color: #5c4300; border-radius: 8px; padding: 4px 12px; }
@@ -97,7 +99,7 @@ mark { background: #ffe58a; color: inherit; padding: 0 2px; border-radius: 3px; 
 #rag-sheet .rag-sheet-close { font-size: 14px; padding: 4px 10px; border-radius: 8px; cursor: pointer;
   border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary); color: var(--body-text-color); }
 #rag-sheet .rag-lines { margin-left: 2.2em; }
-#rag-sheet .rag-open-note { margin-left: 2.2em; font-size: 14px; }
+#rag-sheet button.rag-open-note { margin-left: 2.2em; font-size: 14px; }
 .rag-notes { max-height: 78vh; overflow-y: auto; font-size: 14px; line-height: 1.55; text-align: left; }
 .rag-toc, .rag-results-box { max-height: 38vh; overflow-y: auto; font-size: 13px; text-align: left; }
 .rag-toc { display: flex; flex-direction: column; border-top: 1px solid var(--border-color-primary); padding-top: 6px; }
@@ -110,7 +112,7 @@ mark { background: #ffe58a; color: inherit; padding: 0 2px; border-radius: 3px; 
 #rag-notes-toc a.rag-toc-4 { padding-left: 2.4em; font-weight: 400; color: var(--body-text-color-subdued); }
 .rag-results { padding-left: 1.6em; margin: 0; }
 .rag-results li { margin-bottom: 6px; }
-#rag-notes-results button.rag-open-note { display: block; margin: 0; color: var(--body-text-color); font-size: 13px;
+#rag-notes-results button.rag-open-note { all: unset; cursor: pointer; display: block; margin: 0; color: var(--body-text-color); font-size: 13px;
   font-weight: 400; text-align: left; line-height: 1.45; }
 #rag-notes-results button.rag-open-note:hover { color: var(--color-accent); }
 .rag-count { font-size: 12px; color: var(--body-text-color-subdued); margin: 4px 0; }

@@ -15,7 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from ui import feedback
-from ui.render import literal_markdown
+from ui.render import code_span, literal_markdown
 from ui.service import Refresh, Service
 
 METRICS = {
@@ -48,10 +48,10 @@ def metrics_markdown() -> str:
     return "\n".join(f"- **{name}**: {meaning}" for name, meaning in METRICS.items())
 
 
-def name_uploads(messages: list[str], uploads: dict[str, str]) -> list[str]:
-    """`messages` with each uploaded file's temporary path replaced by the name it was uploaded as."""
-    for temporary, name in uploads.items():
-        messages = [m.replace(temporary, name) for m in messages]
+def name_files(messages: list[str], paths: list[Path]) -> list[str]:
+    """`messages` with each file's path (an upload's temporary copy included) replaced by its name."""
+    for path in paths:
+        messages = [m.replace(str(path), path.name) for m in messages]
     return messages
 
 
@@ -97,7 +97,7 @@ def build_eval_tab(service: Service, gold_dir: Path) -> tuple[Refresh, Refresh]:
             progress((done, total), desc=label)
 
         result = evaluate(paths, service.assistant, list(specs), Path(tempfile.mkdtemp(prefix="rag-eval-")), report)
-        shown = name_uploads(result.errors, {str(Path(uploaded)): Path(uploaded).name} if uploaded else {})
+        shown = name_files(result.errors, paths)
         errors = "\n".join(f"- {literal_markdown(e)}" for e in shown)
         problems_text = f"**형식이 잘못된 정답 줄 {len(result.errors)}개:**\n{errors}" if errors else ""
         image = str(result.plot_path) if result.plot_path.exists() else None
@@ -121,7 +121,7 @@ def build_feedback_section(service: Service) -> Refresh:
     """The list of answer feedback and its export as draft gold items."""
     folder = service.assistant.settings.index_dir
     gr.Markdown("### 답변 피드백\n채팅에서 남긴 **도움됐어요 / 틀렸어요**와 의견입니다 "
-                f"(`{literal_markdown(str(folder / feedback.FEEDBACK_FILE))}`, 이 컴퓨터에만 저장). "
+                f"({code_span(str(folder / feedback.FEEDBACK_FILE))}, 이 컴퓨터에만 저장). "
                 "내보내면 정답 파일 형식의 **초안**이 되어, 사람이 빈 필드를 채우고 검토한 뒤 정답 파일에 옮길 수 있습니다.")
     with gr.Row():
         reload = gr.Button("피드백 새로 고침", size="sm", elem_id="rag-feedback-reload", scale=0, min_width=150)
