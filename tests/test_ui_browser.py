@@ -381,15 +381,29 @@ def test_a_quiz_round_hides_the_answer_until_a_pick_then_scores_it(page):
     expect()(page.locator("#rag-quiz-score")).to_contain_text("점수 1 / 2")
 
 
-def test_a_pasted_question_can_be_quizzed(page):
+def test_a_pasted_question_or_an_uploaded_set_can_be_quizzed(page, tmp_path):
     open_tab(page, "퀴즈")
     page.locator("#rag-quiz-paste-box").get_by_text("문제 하나 붙여 넣기").click()
     page.fill("#rag-quiz-paste textarea", "Which load balancer routes HTTP at layer 7?\nA. NLB\nB. ALB\n정답: B")
     page.locator("#rag-quiz-use-paste").click()
     expect()(page.locator("#rag-quiz-question")).to_contain_text("routes HTTP at layer 7")
+    expect()(page.locator("#rag-quiz-score")).to_contain_text("붙여 넣은 문제")
     page.locator("#rag-quiz-options").get_by_text("B. ALB").click()
     page.locator("#rag-quiz-check").click()
     expect()(page.locator("#rag-quiz-result")).to_contain_text("정답입니다")
+
+    upload = tmp_path / "my-quiz.jsonl"
+    upload.write_text(json.dumps({"id": "u1", "question": "Which group limits instances to 7 per AZ?",
+                                  "options": {"A": "Spread", "B": "Cluster"}}) + "\n{oops\n", encoding="utf-8")
+    page.locator("#rag-quiz-upload input[type=file]").set_input_files(str(upload))
+    expect()(page.locator("#rag-quiz-upload")).to_contain_text(re.compile(r"my-quiz\s*\.jsonl"))
+    page.locator("#rag-quiz-load").click()
+    expect()(page.locator("#rag-quiz-question")).to_contain_text("limits instances to 7 per AZ")
+    expect()(page.locator("#rag-quiz-problems")).to_contain_text("my-quiz.jsonl: line 2: not valid JSON")
+    page.locator("#rag-quiz-options").get_by_text("A. Spread").click()
+    page.locator("#rag-quiz-check").click()
+    expect()(page.locator("#rag-quiz-result")).to_contain_text("정답 키가 없어 도우미의 답과 비교했습니다")
+    expect()(page.locator("#rag-quiz-score")).to_contain_text("점수")
 
 
 # ---- the notes browser ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
+from ui.jsonl import records
 from ui.render import ChatTurn
 
 FEEDBACK_FILE = "feedback.jsonl"
@@ -68,18 +69,12 @@ def load(folder: Path) -> tuple[list[dict], list[str]]:
     if not path.exists():
         return [], []
     entries, errors = [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as err:
-            errors.append(f"{FEEDBACK_FILE}:{number}: not valid JSON ({err.msg})")
-            continue
-        if isinstance(entry, dict) and entry.get("rating") in RATINGS and isinstance(entry.get("question"), str):
+    for number, entry, problem in records(path.read_text(encoding="utf-8", errors="replace")):
+        if problem is None and isinstance(entry, dict) and entry.get("rating") in RATINGS \
+                and isinstance(entry.get("question"), str):
             entries.append(entry)
         else:
-            errors.append(f"{FEEDBACK_FILE}:{number}: not a feedback entry")
+            errors.append(f"{FEEDBACK_FILE}:{number}: {problem or 'not a feedback entry'}")
     return entries, errors
 
 

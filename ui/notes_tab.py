@@ -11,9 +11,13 @@ import threading
 
 import gradio as gr
 
+from rag.notes import NotesError
 from ui.notes_view import NoteSearch, read_notes, render_notes, results_html, toc_html
-from ui.render import literal_markdown
+from ui.render import esc, literal_markdown
 from ui.service import Refresh, Service
+
+
+WAITING = '<p class="rag-empty">색인을 준비하는 중입니다. 준비되면 노트를 여기서 볼 수 있습니다 (indexing the notes).</p>'
 
 
 class NotesBrowser:
@@ -34,13 +38,15 @@ class NotesBrowser:
     def pages(self) -> tuple[str, str]:
         """(table of contents, notes) as HTML."""
         if not self.service.ready:
-            waiting = f'<p class="rag-empty">{self.service.notice() or "색인을 준비하는 중입니다."}</p>'
-            return waiting, ""
+            return WAITING, ""
         with self._lock:
             key = self._fresh_key()
             if key != self._key:
                 state = self.service.assistant.state
-                notes = read_notes(self.service.assistant.settings.corpus_dir)
+                try:
+                    notes = read_notes(self.service.assistant.settings.corpus_dir)
+                except NotesError as err:  # a note that cannot be read is named; the rest of the page works
+                    return "", f'<p class="rag-empty">⚠ {esc(str(err))}</p>'
                 self._pages = toc_html(notes), render_notes(notes, state.errata)
                 self._search = NoteSearch(state.data)
                 self._key = key
@@ -48,7 +54,7 @@ class NotesBrowser:
 
     def search(self, query: str) -> str:
         if not self.service.ready:
-            return f'<p class="rag-empty">{self.service.notice()}</p>'
+            return WAITING
         self.pages()
         return results_html(query, self._search.search(query))
 

@@ -10,13 +10,13 @@ against the assistant's pick, which the page says may itself be wrong.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.batch import LineError, item_from_record
 from rag.modes import parse_options
+from ui.jsonl import records
 from ui.render import honesty_lines, literal_markdown, safe_markdown
 
 ANSWER_LINE = re.compile(r"^\s*(?:정답|answer)\s*[:：]\s*\(?([A-Fa-f])\)?\s*$", re.IGNORECASE | re.MULTILINE)
@@ -74,13 +74,9 @@ def item_from_json(record, line: int, origin: str) -> QuizItem | str:
 def items_from_text(text: str, origin: str) -> tuple[list[QuizItem], list[str]]:
     """Questions from JSON Lines text; lines that are not multiple-choice questions are listed, not fatal."""
     items, problems = [], []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            problems.append(f"line {number}: not valid JSON ({err.msg})")
+    for number, record, problem in records(text):
+        if problem:
+            problems.append(f"line {number}: {problem}")
             continue
         if isinstance(record, dict) and "options" not in record and "statement" not in record and "question" in record:
             continue  # an open question of a gold file: not a quiz question
