@@ -76,7 +76,11 @@ def build_app(assistant: Assistant, watcher: PageProgress | None = None,
                 event = event.then(refresh.fn, None, refresh.outputs, **quiet)
 
         def ask(question: str, mode: str = "auto") -> dict:
-            """Answer one question from the notes; returns the JSON of `rag ask --json`."""
+            """Answer one question from the notes; returns the JSON of `rag ask --json`.
+
+            The JSON is data: its text fields hold the question and the notes as written, HTML included,
+            so a client that shows them in a web page must escape them.
+            """
             limit = service.assistant.settings.max_query_chars
             if isinstance(question, str) and len(question) > limit:
                 raise gr.Error(too_long(len(question), limit))
@@ -84,8 +88,9 @@ def build_app(assistant: Assistant, watcher: PageProgress | None = None,
                 raise gr.Error(service.notice())
             try:
                 return service.assistant.ask(question, mode=mode).to_json()
-            except QueryError as err:
-                raise gr.Error(str(err)) from None
+            except QueryError as err:  # the visitor's mistake: one log line, no traceback
+                service.assistant.log(f"ui: /ask: {err}")
+                raise gr.Error(str(err), print_exception=False) from None
             except Exception as err:  # a readable one-line error instead of Gradio's generic one
                 service.assistant.log(f"ui: /ask failed: {type(err).__name__}: {err}")
                 raise gr.Error(f"{type(err).__name__}: {err}") from None

@@ -15,7 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from rag.batch import Item, LineError, answer_items, read_items
-from ui.render import MODE_LABELS, honesty_label, honesty_lines, literal_markdown
+from ui.render import MODE_LABELS, honesty_label, honesty_lines, literal_markdown, safe_markdown
 from ui.service import Service
 from ui.settings_panel import SettingsControls, request_options
 
@@ -47,21 +47,26 @@ def errors_markdown(errors: list[LineError], name: str) -> str:
 
 
 def study_sheet(name: str, items: list[Item], records: list[dict], errors: list[LineError]) -> str:
-    """A Markdown study sheet: every question with its options and answer, in input order."""
+    """A Markdown study sheet: every question with its options and answer, in input order.
+
+    What the user wrote (file name, ids, questions, options) is shown as literal text and answers have their
+    HTML neutralised, so a `<script>` or `<img onerror>` in a question stays text in any Markdown viewer.
+    """
     by_id = {item.id: item for item in items}
-    out = [f"# 학습 노트: {name}", "",
+    out = [f"# 학습 노트: {literal_markdown(name)}", "",
            f"{time.strftime('%Y-%m-%d %H:%M')} · 문항 {len(records)}개 · 형식 오류 {len(errors)}줄", ""]
     for number, record in enumerate(records, 1):
         item = by_id[record["id"]]
-        out += [f"## {number}. {record['id']}", "", *[f"> {line}" for line in item.question.splitlines()]]
-        out += [f"> {letter}. {text}" for letter, text in (item.options or {}).items()]
+        out += [f"## {number}. {literal_markdown(record['id'])}", "",
+                *[f"> {literal_markdown(line)}" for line in item.question.splitlines()]]
+        out += [f"> {literal_markdown(f'{letter}. {text}')}" for letter, text in (item.options or {}).items()]
         if "error" in record:
-            out += ["", f"> 오류: {record['error']}"]
+            out += ["", f"> 오류: {literal_markdown(record['error'])}"]
         else:
-            out += ["", *honesty_lines(record), "", record["answer_markdown"]]
+            out += ["", *honesty_lines(record), "", safe_markdown(record["answer_markdown"])]
         out += ["", "---", ""]
     if errors:
-        out += ["## 형식 오류", "", *[f"- {e}" for e in errors], ""]
+        out += ["## 형식 오류", "", *[f"- {literal_markdown(str(e))}" for e in errors], ""]
     return "\n".join(out)
 
 
