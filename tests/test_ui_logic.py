@@ -77,13 +77,17 @@ def test_honesty_marks_for_exam_and_verify_answers():
 
 # ---- the chat turn, follow-ups and re-asking -------------------------------------------
 
-def test_reply_carries_the_retrieval_text_and_follow_up_context(service):
+def test_reply_carries_the_retrieval_text_and_the_follow_up_context(service):
+    from ui.render import ChatTurn
+
     first = answered(service, SPREAD_Q)
     assert first.answered and first.record["retrieval_text"] == SPREAD_Q
     assert "hits" not in first.record and first.sources
     assert first.reply_markdown.endswith(f"검색: ` {SPREAD_Q} `")
-    follow = answered(service, "그럼 클러스터 배치 그룹은?", turns=[first])
+    found = ChatTurn(1, SPREAD_Q, "…", question=SPREAD_Q, mode="qa", topic="Spread Placement Group (분산 배치 그룹)")
+    follow = answered(service, "그럼 클러스터 배치 그룹은?", turns=[found])
     assert follow.context and follow.record["retrieval_text"] == f"{follow.context} 그럼 클러스터 배치 그룹은?"
+    assert answered(service, "그럼 클러스터 배치 그룹은?", turns=[first]).context is None  # an abstention lends none
 
 
 def test_reask_searches_the_edited_text_without_context_and_keeps_exam_options(service):
@@ -202,13 +206,15 @@ def test_feedback_exports_draft_gold_items_a_person_completes(service, tmp_path)
     assert [d["id"] for d in drafts] == [f"draft-{i}" for i in range(1, 7)]
     assert drafts[0]["gold_headings"] == base["cited_headings"] and "의견: 정확해요" in drafts[0]["note"]
     assert drafts[1]["gold_headings"] == [] and "틀렸어요" in drafts[1]["note"]
-    assert (drafts[2]["answer"], drafts[3]["answer"]) == ("B", "")
+    assert drafts[2]["answer"] == "B"
     assert drafts[4]["statement"] == entries[4]["question"] and drafts[4]["is_correct"] is True
     assert set(drafts[5]) == {"id", "question", "note"}  # rightly not in the notes: an out-of-scope item
     known = {metrics.normalise_heading(h) for c in service.assistant.state.data.chunks for h in c.heading_path}
     items, problems = load_gold([path], known)
-    assert [i.id for i in items] == ["draft-1", "draft-2", "draft-3", "draft-5", "draft-6"]
-    assert problems == [f"{path}:4: answer '' is not one of the options ['A', 'B']"]  # a person must fill it in
+    assert [(i.id, i.kind) for i in items] == [("draft-1", "open"), ("draft-3", "mcq"), ("draft-5", "verify"),
+                                               ("draft-6", "oos")]
+    assert problems == [f"{path}:{n}: gold_headings must be a non-empty list of strings" for n in (2, 4)]
+    assert drafts[3]["answer"] == ""  # a person fills in the answer and the headings
 
 
 def test_feedback_to_an_unwritable_folder_names_the_file_and_the_fix(service, tmp_path):

@@ -75,7 +75,7 @@ def build_app(assistant: Assistant, watcher: PageProgress | None = None,
             for refresh in refreshes:
                 event = event.then(refresh.fn, None, refresh.outputs, **quiet)
 
-        def ask(question: str, mode: str = "auto") -> dict:
+        def ask(question: str, mode: str | None = "auto") -> dict:
             """Answer one question from the notes; returns the JSON of `rag ask --json`.
 
             The JSON is data: its text fields hold the question and the notes as written, HTML included,
@@ -87,7 +87,7 @@ def build_app(assistant: Assistant, watcher: PageProgress | None = None,
             if not service.ready:
                 raise gr.Error(service.notice())
             try:
-                return service.assistant.ask(question, mode=mode).to_json()
+                return service.assistant.ask(question, mode=mode or "auto").to_json()
             except QueryError as err:  # the visitor's mistake: one log line, no traceback
                 service.assistant.log(f"ui: /ask: {err}")
                 raise gr.Error(str(err), print_exception=False) from None
@@ -96,8 +96,8 @@ def build_app(assistant: Assistant, watcher: PageProgress | None = None,
                 raise gr.Error(f"{type(err).__name__}: {err}") from None
 
         with gr.Column(visible=False):  # /ask's named parameters and output for gradio_client
-            question_in = gr.Textbox(label="question")
-            mode_in = gr.Textbox("auto", label="mode")
+            question_in = gr.JSON(label="question")  # JSON: a null or a number reaches `ask` as sent, to be refused
+            mode_in = gr.JSON(label="mode")  # left out or null: auto
             answer_out = gr.JSON(label="answer")
             api_button = gr.Button()
         api_button.click(ask, [question_in, mode_in], [answer_out], api_name="ask", concurrency_limit=4)

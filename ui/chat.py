@@ -1,9 +1,8 @@
 """The chat tab: questions in four modes, answers with their sources beside them.
 
 `reply` is the logic (no Gradio inside): it refuses what cannot be asked,
-carries the conversation into follow-up questions (`follow_up_context`, the
-page's one call into the follow-up rules) and turns the answer into a
-`ChatTurn`. `build_chat_tab` lays out the tab and wires its events.
+hands the earlier turns to the engine, which searches a follow-up with the
+context they lend, and turns the answer into a `ChatTurn`. `build_chat_tab` lays out the tab and wires its events.
 
 Each visitor's conversation lives in their own session and, between visits,
 in their browser's local storage (`ui/history.py`): a reload keeps it,
@@ -20,13 +19,13 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from rag.conversation import context_for
+from rag.conversation import turn_of
 from rag.engine import QueryError, clean_question
 from rag.modes import parse_options
 from ui import feedback, history
 from ui.assets import SCRIPT
 from ui.render import (MODE_LABELS, ChatTurn, literal_markdown, messages, preview, reply_markdown, sources_of,
-                       sources_panel, topic_of)
+                       sources_panel)
 from ui.service import Service
 from ui.settings_panel import STORAGE_SECRET, SettingsControls, request_options
 
@@ -64,11 +63,6 @@ class Request:
     searched: bool = False
 
 
-def follow_up_context(text: str, turns: tuple[ChatTurn, ...]) -> str | None:
-    """Earlier conversation text to search with `text` (the page's one call into the follow-up rules)."""
-    return context_for(text, [t.as_conversation() for t in turns if t.answered])
-
-
 def reply(service: Service, request: Request, turns: tuple[ChatTurn, ...], ask_options: dict) -> ChatTurn:
     """The next turn for `request`: an answer, or a polite refusal that keeps the page usable."""
     number = len(turns) + 1
@@ -79,10 +73,10 @@ def reply(service: Service, request: Request, turns: tuple[ChatTurn, ...], ask_o
         return ChatTurn(number, shown, too_long(len(text), limit))
     if not service.ready:
         return ChatTurn(number, shown, service.notice())
-    context = None if request.searched else follow_up_context(text, turns)
+    history = () if request.searched else tuple(t.as_conversation() for t in turns if t.answered)
     started = time.perf_counter()
     try:
-        answer = service.assistant.ask(text, mode=request.mode, options=request.options, context=context,
+        answer = service.assistant.ask(text, mode=request.mode, options=request.options, history=history,
                                        **ask_options)
     except QueryError as err:
         return ChatTurn(number, shown, f"⚠ {literal_markdown(str(err))}")
@@ -93,8 +87,9 @@ def reply(service: Service, request: Request, turns: tuple[ChatTurn, ...], ask_o
         return ChatTurn(number, shown, f"⚠ 답변 중 오류가 났습니다: {literal_markdown(f'{type(err).__name__}: {err}')}")
     record = {k: v for k, v in answer.to_json().items() if k != "hits"}
     options = request.options or (parse_options(text)[1] if answer.mode == "exam" else {})
+    follow = turn_of(answer)
     return ChatTurn(number, shown, reply_markdown(record), question=text, mode=answer.mode,
-                    sources=sources_of(answer), topic=topic_of(answer), context=context,
+                    sources=sources_of(answer), topic=follow.topic, context=follow.context,
                     seconds=time.perf_counter() - started, record=record, options=options)
 
 

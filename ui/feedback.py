@@ -85,29 +85,29 @@ def table_rows(entries: list[dict]) -> list[list]:
 
 
 def draft_gold(entry: dict) -> dict:
-    """A draft gold item in the gold format of the entry's kind, for a person to complete and review.
+    """A draft gold item in the gold format of the entry's kind (`eval/gold/README.md`), for a person to complete.
 
-    A "도움됐어요" entry proposes the answer's own result (choice, verdict, cited headings);
-    a "틀렸어요" entry leaves those fields empty. The `note` says what to fill in.
+    A "도움됐어요" entry proposes the answer's own result (choice, verdict, cited headings), which the harness
+    accepts as is; a "틀렸어요" entry leaves those fields empty, so the harness refuses the draft until a person
+    fills them in. `evidence_ko` and `key_terms` are always left for the person; the `note` says so.
     """
     helpful = entry["rating"] == "helpful"
     comment = f"; 의견: {entry['comment']}" if entry.get("comment") else ""
-    note = (f"초안 — 피드백 '{RATINGS[entry['rating']]}'{comment}. 빈 필드를 채우고 노트와 대조해 검토한 뒤 "
-            "dev_ 또는 test_ 파일에 옮기세요.")
-    item_id = "draft-" + entry.get("id", uuid.uuid4().hex[:8])
-    headings = entry.get("cited_headings", []) if helpful else []
+    note = (f"초안 — 피드백 '{RATINGS[entry['rating']]}'{comment}. 빈 필드를 채우고 evidence_ko(노트 문장)와 "
+            "key_terms를 더해 노트와 대조해 검토한 뒤 dev_ 또는 test_ 파일에 옮기세요.")
+    item_id = "draft-" + str(entry.get("id", uuid.uuid4().hex[:8]))
+    headings = list(entry.get("cited_headings", [])) if helpful else []
     if entry.get("mode") == "exam" and entry.get("options"):
         return {"id": item_id, "question": entry["question"], "options": entry["options"],
                 "answer": (entry.get("choice") or "") if helpful else "", "gold_headings": headings,
-                "evidence_ko": "", "key_terms": [], "note": note}
+                "key_terms": [], "note": note}
     if entry.get("mode") == "verify":
-        return {"id": item_id, "statement": entry["question"],
-                "is_correct": entry.get("is_correct") if helpful else None, "wrong_span": "", "correction_ko": "",
-                "gold_headings": headings, "evidence_ko": "", "note": note}
+        verdict = entry.get("is_correct") if helpful and isinstance(entry.get("is_correct"), bool) else None
+        return {"id": item_id, "statement": entry["question"], "is_correct": verdict, "wrong_span": None,
+                "correction_ko": None, "gold_headings": headings, "note": note}
     if entry.get("abstained") and helpful:  # the notes rightly had no answer: an out-of-scope item
-        return {"id": item_id, "question": entry["question"], "note": note}
-    return {"id": item_id, "question": entry["question"], "gold_headings": headings, "evidence_ko": "",
-            "key_terms": [], "note": note}
+        return {"id": item_id, "question": entry["question"], "note": note + " category(absent/near_miss/junk)를 정하세요."}
+    return {"id": item_id, "question": entry["question"], "gold_headings": headings, "key_terms": [], "note": note}
 
 
 def export_drafts(entries: list[dict], path: Path) -> Path:

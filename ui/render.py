@@ -50,8 +50,10 @@ class ChatTurn:
     """One question and its reply, with what the sources panel, follow-ups, feedback and re-asking need.
 
     `mode` is the mode the assistant answered in, or "" when the turn holds a
-    refusal or an error instead of an answer. `record` is the answer's JSON
-    (`Answer.to_json()` without its hits); `options` are the exam options asked with.
+    refusal or an error instead of an answer. `topic` and `context` are what
+    `rag.conversation.turn_of` takes from the answer for the next follow-up.
+    `record` is the answer's JSON (`Answer.to_json()` without its hits);
+    `options` are the exam options asked with.
     """
 
     number: int
@@ -71,7 +73,8 @@ class ChatTurn:
         return bool(self.mode)
 
     def as_conversation(self) -> Turn:
-        return Turn(self.question, self.topic, self.context)
+        """The turn as the engine's follow-up rules read it (`rag.conversation.turn_of`)."""
+        return Turn(self.record.get("question", self.question), self.topic, self.context)
 
 
 def esc(text: str) -> str:
@@ -174,13 +177,6 @@ def cited_sentences(markdown: str) -> dict[int, list[str]]:
 def sources_of(answer: Answer) -> tuple[Source, ...]:
     cited = cited_sentences(answer.answer_markdown)
     return tuple(Source(c.n, c.chunk, tuple(cited.get(c.n, ()))) for c in answer.citations)
-
-
-def topic_of(answer: Answer) -> str:
-    """The heading of the first cited section, which follow-up questions inherit."""
-    if answer.abstained or not answer.citations:
-        return ""
-    return answer.citations[0].chunk.heading_path[-1]
 
 
 def messages(turns: list[ChatTurn] | tuple[ChatTurn, ...]) -> list[dict]:
