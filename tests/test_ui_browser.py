@@ -314,8 +314,9 @@ def test_settings_belong_to_one_browser_are_remembered_and_never_leak(page, brow
         wide = ask(other, SPREAD_Q)
         expect()(narrow).to_contain_text("7개")
         expect()(wide).to_contain_text("7개")
-        found = page.locator("#rag-turn-1 .rag-src").count(), other.locator("#rag-turn-1 .rag-src").count()
-        assert found[0] < found[1], found  # top-k 1 found fewer note sections than the default top-k 10
+        expect()(page.locator("#rag-turn-1 .rag-searched")).to_have_text("검색: BM25 · 노트 조각 1개")
+        expect()(other.locator("#rag-turn-1 .rag-searched")).to_contain_text("검색: 하이브리드 (dense + BM25) · e5")
+        expect()(other.locator("#rag-turn-1 .rag-searched")).not_to_contain_text("조각 1개")
     finally:
         other.context.close()
     page.reload()

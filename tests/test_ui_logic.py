@@ -128,8 +128,8 @@ def test_a_visitors_settings_reach_the_answer_and_never_the_assistant(service):
     narrow = answered(service, SPREAD_Q, top_k=1, kind="bm25")
     wide = answered(service, SPREAD_Q)
     assert service.assistant.settings is before
-    assert len({c["chunk_id"] for c in narrow.record["citations"]}) == 1
-    assert len(wide.record["citations"]) > 1
+    assert narrow.searched_with == "검색: BM25 · 노트 조각 1개"
+    assert wide.searched_with == f"검색: 하이브리드 (dense + BM25) · hash · 노트 조각 {service.assistant.settings.top_k}개"
 
 
 # ---- conversations kept in the browser ---------------------------------------------------

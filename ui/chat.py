@@ -27,7 +27,7 @@ from ui.assets import SCRIPT
 from ui.render import (MODE_LABELS, ChatTurn, literal_markdown, messages, preview, reply_markdown, sources_of,
                        sources_panel)
 from ui.service import Service
-from ui.settings_panel import STORAGE_SECRET, SettingsControls, request_options
+from ui.settings_panel import RETRIEVER_NAMES, STORAGE_SECRET, SettingsControls, request_options
 
 EXAMPLES = [
     "How many instances per AZ can a spread placement group have?",
@@ -90,7 +90,16 @@ def reply(service: Service, request: Request, turns: tuple[ChatTurn, ...], ask_o
     follow = turn_of(answer)
     return ChatTurn(number, shown, reply_markdown(record), question=text, mode=answer.mode,
                     sources=sources_of(answer), topic=follow.topic, context=follow.context,
-                    seconds=time.perf_counter() - started, record=record, options=options)
+                    seconds=time.perf_counter() - started, record=record, options=options,
+                    searched_with=searched_with(service.assistant, ask_options, len(answer.hits)))
+
+
+def searched_with(assistant, ask_options: dict, found: int) -> str:
+    """"검색: BM25 · e5 · 노트 조각 1개": the retriever and model the request used and how many pieces it found."""
+    settings = assistant.settings
+    kind = ask_options.get("kind") or settings.retriever
+    model = "" if kind == "bm25" else f" · {ask_options.get('embedder') or settings.embedders[0]}"
+    return f"검색: {RETRIEVER_NAMES[kind]}{model} · 노트 조각 {found}개"
 
 
 def reask_request(turn: ChatTurn, edited: str) -> Request:

@@ -60,6 +60,7 @@ def turn_to_json(turn: ChatTurn) -> dict:
         "number": turn.number, "user_markdown": turn.user_markdown, "reply_markdown": turn.reply_markdown,
         "question": turn.question, "mode": turn.mode, "topic": turn.topic, "context": turn.context,
         "seconds": round(turn.seconds, 3), "record": turn.record, "options": turn.options,
+        "searched_with": turn.searched_with,
         "sources": [{"n": s.n, "chunk": chunk_to_json(s.chunk), "sentences": list(s.sentences)} for s in turn.sources],
     }
 
@@ -72,7 +73,8 @@ def turn_from_json(data: dict) -> ChatTurn:
                     question=str(data.get("question", "")), mode=str(data.get("mode", "")), sources=sources,
                     topic=str(data.get("topic", "")), context=None if context is None else str(context),
                     seconds=float(data.get("seconds", 0.0)), record=dict(data.get("record") or {}),
-                    options={str(k): str(v) for k, v in (data.get("options") or {}).items()})
+                    options={str(k): str(v) for k, v in (data.get("options") or {}).items()},
+                    searched_with=str(data.get("searched_with", "")))
 
 
 def to_json(conversation: Conversation) -> dict:

@@ -53,7 +53,8 @@ class ChatTurn:
     refusal or an error instead of an answer. `topic` and `context` are what
     `rag.conversation.turn_of` takes from the answer for the next follow-up.
     `record` is the answer's JSON (`Answer.to_json()` without its hits);
-    `options` are the exam options asked with.
+    `options` are the exam options asked with; `searched_with` says how the
+    answer was searched (retriever, model, note pieces found).
     """
 
     number: int
@@ -67,6 +68,7 @@ class ChatTurn:
     seconds: float = 0.0
     record: dict = field(default_factory=dict)
     options: dict = field(default_factory=dict)
+    searched_with: str = ""  # the retriever, model and number of note pieces the answer was searched with
 
     @property
     def answered(self) -> bool:
@@ -299,5 +301,5 @@ def sources_panel(turns: list[ChatTurn] | tuple[ChatTurn, ...]) -> str:
             f'<section class="rag-turn" id="rag-turn-{turn.number}"><header>'
             f'<span class="rag-turn-n">#{turn.number}</span> <span class="rag-mode">{mode}</span> '
             f'<span class="rag-q">{esc(question)}</span> <span class="rag-time">{turn.seconds:.1f}s</span></header>'
-            f'{context}{"".join(source_html(turn.number, s) for s in turn.sources)}</section>')
+            f'<p class="rag-context rag-searched">{esc(turn.searched_with)}</p>{context}{"".join(source_html(turn.number, s) for s in turn.sources)}</section>')
     return '<div class="rag-sources">' + "".join(sections) + "</div>"
