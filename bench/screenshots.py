@@ -144,7 +144,6 @@ def phone(browser, url: str, out: Path) -> None:
     page.wait_for_timeout(500)
     shoot(page, out, "phone-home")
     reply = ask(page, QUESTIONS["qa"][0])
-    shoot(page, out, "phone-answer")
     cite = reply.locator("button.rag-cite:not(.rag-cite-src)").nth(1)
     cite.scroll_into_view_if_needed()
     cite.click()

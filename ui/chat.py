@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import gradio as gr
 
@@ -124,7 +125,7 @@ def turn_at(conversation: history.Conversation, number) -> ChatTurn | None:
 class ChatTab:
     """What the app runs on page load to bring back the visitor's conversations."""
 
-    restore: object
+    restore: Callable
     inputs: list
     outputs: list
 
@@ -132,6 +133,11 @@ class ChatTab:
 def past_choices(past: list[history.Conversation]) -> list[tuple[str, str]]:
     """The 지난 대화 list: a heading entry (value "") and one entry per past conversation."""
     return [("지난 대화 열기…" if past else "지난 대화 없음", ""), *history.choices(past)]
+
+
+def past_values(past: list[history.Conversation]) -> tuple[list[dict], gr.Dropdown]:
+    """What the browser keeps of the past conversations, and the 지난 대화 list showing them."""
+    return [history.to_json(c) for c in past], gr.Dropdown(choices=past_choices(past), value="")
 
 
 def is_empty(message) -> bool:
@@ -143,7 +149,7 @@ def is_empty(message) -> bool:
     return False
 
 
-def build_chat_tab(service: Service, settings: SettingsControls) -> "ChatTab":
+def build_chat_tab(service: Service, settings: SettingsControls) -> ChatTab:
     """Lay out the chat tab inside the current Blocks and wire its events."""
     assistant = service.assistant
     limit = assistant.settings.max_query_chars
@@ -217,8 +223,7 @@ def build_chat_tab(service: Service, settings: SettingsControls) -> "ChatTab":
         past_list = history.archive(conv, past_list)
         fresh = history.new_conversation()
         chat, panel_html, stored = shown(fresh)
-        return (chat, fresh, panel_html, stored, [history.to_json(c) for c in past_list],
-                gr.Dropdown(choices=past_choices(past_list), value=""))
+        return chat, fresh, panel_html, stored, *past_values(past_list)
 
     def open_past(chosen: str | None, conv: history.Conversation, stored_past):
         _, past_list, _ = history.restore(None, stored_past)
@@ -227,8 +232,7 @@ def build_chat_tab(service: Service, settings: SettingsControls) -> "ChatTab":
             return gr.skip(), conv, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         past_list = history.archive(conv, [c for c in past_list if c.id != target.id])
         chat, panel_html, stored = shown(target)
-        return (chat, target, panel_html, stored, [history.to_json(c) for c in past_list],
-                gr.Dropdown(choices=past_choices(past_list), value=""))
+        return chat, target, panel_html, stored, *past_values(past_list)
 
     quiet = {"api_visibility": "private"}
     ask_inputs = [conversation, *settings.inputs]
@@ -247,12 +251,11 @@ def build_chat_tab(service: Service, settings: SettingsControls) -> "ChatTab":
     def restore(stored_current, stored_past, conv: history.Conversation):
         stored, past_list, problem = history.restore(stored_current, stored_past)
         if conv.turns:  # a question was asked before the page finished loading: keep it, file the stored one
-            past_list = history.archive(stored, past_list)
-            return (gr.skip(), gr.skip(), gr.skip(), gr.Dropdown(choices=past_choices(past_list), value=""), problem,
-                    [history.to_json(c) for c in past_list])
+            kept, listing = past_values(history.archive(stored, past_list))
+            return gr.skip(), gr.skip(), gr.skip(), kept, listing, problem
         chat, panel_html, _ = shown(stored)
-        return chat, stored, panel_html, gr.Dropdown(choices=past_choices(past_list), value=""), problem, gr.skip()
+        return chat, stored, panel_html, gr.skip(), past_values(past_list)[1], problem
 
     return ChatTab(restore, [current_store, past_store, conversation],
-                   [chatbot, conversation, panel, past, notice, past_store])
+                   [chatbot, conversation, panel, past_store, past, notice])
 

@@ -297,9 +297,10 @@ def sources_panel(turns: list[ChatTurn] | tuple[ChatTurn, ...]) -> str:
         mode = MODE_LABELS.get(turn.mode, turn.mode)
         context = (f'<p class="rag-context">이어지는 질문으로 보고 함께 검색: “{esc(turn.context)}”</p>'
                    if turn.context else "")
+        searched = f'<p class="rag-context rag-searched">{esc(turn.searched_with)}</p>' if turn.searched_with else ""
         sections.append(
             f'<section class="rag-turn" id="rag-turn-{turn.number}"><header>'
             f'<span class="rag-turn-n">#{turn.number}</span> <span class="rag-mode">{mode}</span> '
             f'<span class="rag-q">{esc(question)}</span> <span class="rag-time">{turn.seconds:.1f}s</span></header>'
-            f'<p class="rag-context rag-searched">{esc(turn.searched_with)}</p>{context}{"".join(source_html(turn.number, s) for s in turn.sources)}</section>')
+            f'{searched}{context}{"".join(source_html(turn.number, s) for s in turn.sources)}</section>')
     return '<div class="rag-sources">' + "".join(sections) + "</div>"
