@@ -167,7 +167,7 @@ def test_chat_answers_with_citations_a_popover_and_the_side_panel(page):
 
     follow = ask(page, "그럼 클러스터 배치 그룹은?")
     expect()(follow).to_contain_text("클러스터")
-    expect()(page.locator("#rag-turn-2 .rag-context")).to_contain_text("How many instances per AZ")
+    expect()(page.locator("#rag-turn-2 .rag-follow-up")).to_contain_text("How many instances per AZ")
 
     page.locator("#rag-new-chat").click()
     expect()(page.locator(BOT)).to_have_count(0)

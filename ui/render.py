@@ -295,7 +295,7 @@ def sources_panel(turns: list[ChatTurn] | tuple[ChatTurn, ...]) -> str:
     for turn in answered:
         question = turn.question if len(turn.question) <= 120 else turn.question[:120] + "…"
         mode = MODE_LABELS.get(turn.mode, turn.mode)
-        context = (f'<p class="rag-context">이어지는 질문으로 보고 함께 검색: “{esc(turn.context)}”</p>'
+        context = (f'<p class="rag-context rag-follow-up">이어지는 질문으로 보고 함께 검색: “{esc(turn.context)}”</p>'
                    if turn.context else "")
         searched = f'<p class="rag-context rag-searched">{esc(turn.searched_with)}</p>' if turn.searched_with else ""
         sections.append(
