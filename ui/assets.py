@@ -18,6 +18,8 @@ copies plain Markdown:
   and highlight the cited lines.
 - a counter under the input shows the length against the page's limit and
   refuses to send above it.
+- a new answer is shown from its question down (the chat does not jump to
+  the answer's last line).
 
 The n-th answer in the chat is turn n; its sources carry the ids
 `rag-src-<turn>-<n>` (the quiz's are `rag-src-quiz-<n>`).
@@ -232,11 +234,28 @@ if (!window.__ragPage) {
     box.after(bar);
   };
 
+  let answersShown = 0;
+  const showNewAnswer = () => {  // a new answer is read from its question down, not from its last line
+    const users = document.querySelectorAll('#rag-chat [data-testid="user"]');
+    const count = document.querySelectorAll('#rag-chat [data-testid="bot"]').length;
+    if (count > answersShown && users.length) {
+      const question = users[users.length - 1];
+      const box = question.closest('.panel-wrap, .bubble-wrap');
+      if (box && box.scrollHeight > box.clientHeight) {
+        box.scrollTop += question.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
+      } else if (isPhone()) {
+        question.scrollIntoView({ block: 'start' });
+      }
+    }
+    answersShown = count;
+  };
+
   const decorate = () => {
     answerRoots().forEach(([root, turn]) => {
       wrapCitations(root, turn);
       if (turn !== 'quiz') decorateAnswer(root, turn);
     });
+    showNewAnswer();
     updateCounter();
   };
 

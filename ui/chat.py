@@ -163,6 +163,7 @@ def build_chat_tab(service: Service, settings: SettingsControls) -> ChatTab:
                 past = gr.Dropdown(past_choices([]), value="", label="지난 대화", show_label=False, scale=3,
                                    container=False, elem_id="rag-past")
             chatbot = gr.Chatbot(elem_id="rag-chat", show_label=False, height=560, buttons=["copy", "copy_all"],
+                                 autoscroll=False,  # the page script shows a new answer from its question down
                                  allow_tags=False, latex_delimiters=[], feedback_options=None, layout="panel",
                                  placeholder=WELCOME, examples=[{"text": e} for e in EXAMPLES])
             notice = gr.Markdown(elem_id="rag-chat-notice")

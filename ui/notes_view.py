@@ -163,7 +163,7 @@ def results_html(query: str, matches: list[Match]) -> str:
     items = "".join(
         f'<li><button type="button" class="rag-open-note rag-result" data-file="{esc(m.source)}" '
         f'data-start="{m.line}" data-end="{m.line}"><span class="rag-span">L{m.line}</span> '
-        f'<span class="rag-path">{esc(m.heading)}</span><br>'
+        f'<span class="rag-path">{inline_html(m.heading)}</span><br>'
         f"{marked_text_html(with_marks(m.text, list(m.spans)))}"
         f"</button></li>" for m in matches)
     return f'<div class="rag-results-box"><p class="rag-count">{len(matches)}개 문장</p><ol class="rag-results">{items}</ol></div>'

@@ -254,8 +254,9 @@ def note_line_html(line: str, in_fence: bool = False, spans: list[tuple[int, int
     return "rag-p", inline_html(marked)
 
 
-def location(chunk: Chunk) -> str:
-    return " › ".join((chunk.source, *chunk.heading_path))
+def location_html(chunk: Chunk) -> str:
+    """"file › heading › heading" with each heading's Markdown rendered (`\\[SAA]` reads `[SAA]`)."""
+    return " › ".join((esc(chunk.source), *(inline_html(h) for h in chunk.heading_path)))
 
 
 def line_html(line: str, number: int | None, sentences: tuple[str, ...]) -> str:
@@ -279,7 +280,7 @@ def source_html(turn: int | str, source: Source) -> str:
     items = "".join(line_html(line, chunk.line_start + i if numbered else None, source.sentences)
                     for i, line in enumerate(lines))
     return (f'<details class="rag-src" id="rag-src-{turn}-{source.n}" data-n="{source.n}">'
-            f'<summary><span class="rag-n">[{source.n}]</span> <span class="rag-path">{esc(location(chunk))}</span> '
+            f'<summary><span class="rag-n">[{source.n}]</span> <span class="rag-path">{location_html(chunk)}</span> '
             f'<span class="rag-span">L{chunk.line_start}–L{chunk.line_end}</span></summary>'
             f'<ol class="rag-lines{"" if numbered else " rag-unnumbered"}">{items}</ol>'
             f'{open_note_button(chunk)}</details>')
