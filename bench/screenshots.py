@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "bench"), str(REPO), str(REPO / "tests")]
 
 from common import machine  # noqa: E402
-from page_driver import BOT, INPUT, answer_seconds, ask, chromium, open_page, open_tab, serve  # noqa: E402
+from page_driver import BOT, answer_seconds, ask, chromium, open_page, open_tab, serve  # noqa: E402
 from rag.engine import Assistant  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 

@@ -2,7 +2,8 @@
 
 `reply` is the logic (no Gradio inside): it refuses what cannot be asked,
 hands the earlier turns to the engine, which searches a follow-up with the
-context they lend, and turns the answer into a `ChatTurn`. `build_chat_tab` lays out the tab and wires its events.
+context they lend, and turns the answer into a `ChatTurn`. `build_chat_tab`
+lays out the tab and wires its events.
 
 Each visitor's conversation lives in their own session and, between visits,
 in their browser's local storage (`ui/history.py`): a reload keeps it,
