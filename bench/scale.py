@@ -253,13 +253,19 @@ def worker_serve(args) -> dict:
 
 
 # ---- orchestration ----------------------------------------------------------------------
-def run_worker(argv: list[str]) -> tuple[dict, float]:
-    """Run one worker process; its JSON result and its own peak RSS (VmHWM, read by the worker)."""
-    code, wall, rss, stdout, stderr = common.run_child([sys.executable, __file__, *argv], live_stderr=True)
+def run_worker(argv: list[str], script: str = __file__) -> tuple[dict, float]:
+    """Run one worker process of `script`; its JSON result and its own peak RSS (VmHWM, read by the worker)."""
+    code, wall, rss, stdout, stderr = common.run_child([sys.executable, script, *argv], live_stderr=True)
     if code != 0:
         raise SystemExit(f"scale: worker {' '.join(argv[:4])} failed ({code}):\n{stderr[-2000:]}")
     result = json.loads(stdout.strip().splitlines()[-1])
     return result, result.pop("vm_hwm_mb")
+
+
+def worker_reply(result: dict) -> int:
+    """A worker's answer to `run_worker`: its JSON result and its own peak RSS, as the last stdout line."""
+    print(json.dumps({**result, "vm_hwm_mb": common.vm_hwm_mb()}))
+    return 0
 
 
 def prefix_truth(vectors: Path, n: int, data: str, qpath: Path, built: int) -> Path:
@@ -370,7 +376,7 @@ def plot() -> list[Path]:
 
     runs = {}
     for path in sorted(common.RESULTS.glob("scale-*.json")):
-        if path.stem.startswith("scale-threshold"):
+        if path.stem.startswith(("scale-threshold", "scale-hybrid")):
             continue
         runs[path.stem.removeprefix("scale-")] = json.loads(path.read_text(encoding="utf-8"))
     if not runs:
@@ -378,10 +384,19 @@ def plot() -> list[Path]:
     from rag.vectorstore import HNSW_EF_SEARCH
 
     chosen = {"flat": None, "hnsw": HNSW_EF_SEARCH, "ivfpq": 64}
+    hybrid_path = common.RESULTS / "scale-hybrid.json"
+    hybrid = json.loads(hybrid_path.read_text(encoding="utf-8"))["runs"] if hybrid_path.exists() else []
     written = []
-    for what, key, label, target in (("latency", "search_p95_ms", "search p95 per query, ms (log)", 20),
+    for what, key, label, target in (("latency", "search_p95_ms", "p95 per query, ms (log)", 20),
                                      ("memory", "serve_peak_rss_mb", "peak RSS while serving, MB (log)", 4096)):
         fig, ax = plt.subplots(figsize=(7, 4.2))
+        if hybrid:  # the whole hybrid query (bench/scale_hybrid.py): Kiwi tokens, BM25, dense, RRF, texts
+            ys = [r["serve"]["ms"]["total"]["p95"] if what == "latency" else r["serve"]["peak_rss_mb"] for r in hybrid]
+            ax.plot([r["n"] for r in hybrid], ys, "-", color="black", lw=2, marker="s",
+                    label="hybrid query: Kiwi tokens + BM25 (bm25s) + flat/HNSW + RRF + texts")
+            if what == "latency":
+                ax.axhline(30, color="black", lw=0.8, ls="--")
+                ax.text(1.05e4, 30 * 1.08, "hybrid target 30 ms", fontsize=8)
         for data, run in runs.items():
             style = "-" if data == "structured" else ":"
             for kind in ("flat", "hnsw", "ivfpq"):
@@ -409,14 +424,15 @@ def plot() -> list[Path]:
                     if r.get("rows_built"):
                         ax.annotate("build capped", (x, y), fontsize=7, xytext=(4, -10), textcoords="offset points")
         ax.axhline(target, color="grey", lw=0.8, ls="--")
-        ax.text(1.05e4, target * 1.08, f"target {target:,} {'ms' if what == 'latency' else 'MB'}", color="grey", fontsize=8)
+        ax.text(1.05e4, target * 1.08, f"{'vector search target' if what == 'latency' else 'target'} {target:,} "
+                f"{'ms' if what == 'latency' else 'MB'}", color="grey", fontsize=8)
         if what == "latency":
             ax.axhspan(5, 10, color="orange", alpha=0.12, lw=0)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("corpus size, chunks (384-d synthetic vectors, see docs/benchmarks.md)")
         ax.set_ylabel(label)
-        ax.set_title(f"Scale: {'search latency (excl. query embedding)' if what == 'latency' else 'serving memory'}, "
+        ax.set_title(f"Scale: {'query latency (excl. query embedding)' if what == 'latency' else 'serving memory'}, "
                      f"{common.machine()['cores']} cores")
         ax.grid(True, which="both", alpha=0.25)
         ax.legend(fontsize=7, loc="lower right")
@@ -445,9 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(name, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        result = worker_build(args) if args.worker == "build" else worker_serve(args)
-        print(json.dumps({**result, "vm_hwm_mb": common.vm_hwm_mb()}))
-        return 0
+        return worker_reply(worker_build(args) if args.worker == "build" else worker_serve(args))
     if args.plot:
         for path in plot():
             print("wrote", path)

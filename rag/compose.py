@@ -23,6 +23,7 @@ from rag.blocks import Block
 from rag.errata import Erratum, render_with_errata
 from rag.evidence import Evidence, ScoredUnit, gather_evidence
 from rag.retrieve import Query
+from rag.text import has_content
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
 from rag.types import Chunk, Citation, Hit
 
@@ -136,7 +137,7 @@ class QuestionMode:
         focus = Query(request.question, context.embedders) if request.context else None
         evidence = gather_evidence(context.query, context.hits, context.data, context.model_id, context.idf,
                                    context.params.compose, focus)
-        if not evidence.covers(context.params.abstain):
+        if not has_content(request.question) or not evidence.covers(context.params.abstain):
             markdown, citations = compose_abstention(context.hits)
             return ModeResult((), markdown, citations, abstained=True)
         markdown, citations = compose_answer(evidence, context.errata)

@@ -15,14 +15,14 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from rag import index as index_store
-from rag.compose import QuestionMode, compose_abstention
+from rag.compose import QuestionMode
 from rag.conversation import Turn, context_for, subject_vocabulary
 from rag.embed import Embedder, make_embedder
 from rag.errata import Erratum, load_errata, unmatched
 from rag.exam import ExamMode
 from rag.modes import detect_mode, parse_options
 from rag.notes import load_corpus
-from rag.pipeline import MODES, AnswerContext, AskOptions, ModeResult, Request, validate_citations
+from rag.pipeline import MODES, AnswerContext, AskOptions, Request, validate_citations
 from rag.progress import Progress, silent
 from rag.retrieve import RETRIEVER_KINDS, LexicalRetriever, Query, make_retriever
 from rag.settings import Settings
@@ -165,9 +165,6 @@ class Assistant:
         started = time.perf_counter()
         state = self.state
         request, notices = self.prepare(text, ask, options, context)
-        contentless = request.mode != "exam" and not has_content(request.question)  # '.', '!!!', 'ㅋㅋㅋ'
-        if contentless:  # nothing to look up: the standard abstention, in question mode
-            request = replace(request, mode="qa")
         if context is None and history:
             request = replace(request, context=context_for(request.question, history, state.vocabulary))
         mode = ANSWER_MODES[request.mode]
@@ -185,10 +182,7 @@ class Assistant:
         hits = self.retriever(ask.retriever, plan.models, state).search(query, ask.top_k or self.settings.top_k)
         timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        if contentless:
-            result = ModeResult((), *compose_abstention(hits), abstained=True)
-        else:
-            result = mode.answer(request, self._context(query, hits, state))
+        result = mode.answer(request, self._context(query, hits, state))
         timings["compose_ms"] = (time.perf_counter() - t0) * 1000
         markdown, dropped = validate_citations(result.markdown, result.citations)
         if dropped:
@@ -215,6 +209,8 @@ class Assistant:
         if options is None:
             question, options = parse_options(question)
         mode = detect_mode(question, options) if ask.mode == "auto" else ask.mode
+        if mode == "verify" and not has_content(question):
+            mode = "qa"  # '.', '!!!', 'ㅋㅋㅋ': nothing to check; question mode gives the standard abstention
         if mode == "exam" and not options:
             raise QueryError("exam mode needs answer options, e.g. 'A. ... B. ... C. ... D. ...'")
         return Request(question, mode, dict(options) if mode == "exam" else {}, context, ask), notices

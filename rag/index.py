@@ -7,6 +7,7 @@ Layout of `index/`:
         manifest.json       model ids and dims, chunker settings, note hashes, artifact checksums
         chunks.jsonl        one chunk per line, with its BM25 tokens
         units.jsonl         the sentences the composer quotes, with their tokens
+        bm25.*              the chunks' BM25 index (rag/lexical.py): vocabulary JSON, plain arrays
         <model>.chunks.faiss, <model>.units.faiss   inner-product FAISS indexes
 
 A build writes a new generation folder and then replaces `CURRENT` with
@@ -42,6 +43,10 @@ Between processes (two `rag index`, or the CLI and the page's re-index):
   lacked; until the notes change, the disk gains that space or `rag index`
   runs, questions are answered at once from the last good generation and
   marked stale, instead of re-embedding for a build that will fail again.
+
+The BM25 index is rebuilt whole from the chunks' tokens (reused from the
+previous generation when unchanged) for every generation: bm25s cannot
+update one in place, and a rebuild is cheap (docs/benchmarks.md, "Scale").
 """
 from __future__ import annotations
 
@@ -64,14 +69,14 @@ import faiss
 import numpy as np
 
 from rag.embed import Embedder
-from rag.lexical import LEXICAL_VERSION, glossary, tokenize
+from rag.lexical import BM25, LEXICAL_VERSION, glossary, tokenize
 from rag.notes import UNITS_VERSION, Unit, load_corpus, units_of
 from rag.progress import Progress, silent
 from rag.settings import Settings
 from rag.vectorstore import build_vector_index
 from rag.types import Chunk
 
-FORMAT = 1
+FORMAT = 2  # 2: the BM25 index is saved in the generation
 EMBED_BATCH = 32
 MANIFEST_KEYS = ("format", "generation", "chunker", "files", "models", "counts", "artifacts", "manifest_sha256")
 BUILD_LOCK = ".build.lock"
@@ -107,6 +112,7 @@ class IndexData:
     unit_tokens: list[list[str]]
     chunk_vectors: dict[str, faiss.Index] = field(default_factory=dict)
     unit_vectors: dict[str, faiss.Index] = field(default_factory=dict)
+    lexical: BM25 | None = None
 
     def __post_init__(self) -> None:
         self.chunk_by_id = {c.chunk_id: c for c in self.chunks}
@@ -205,6 +211,7 @@ def load(index_dir: Path) -> IndexData:
             data.chunk_vectors[model_id] = faiss.read_index(str(folder / info["chunks_file"]))
             data.unit_vectors[model_id] = faiss.read_index(str(folder / info["units_file"]))
         _check_vectors(data)
+        data.lexical = _load_lexical(folder, manifest, data.chunk_tokens)
     except IndexCorrupt:
         os.close(reader_lock)
         raise
@@ -301,6 +308,21 @@ def staleness(data: IndexData, settings: Settings, note_hashes: dict[str, str],
 def _chunker_json(settings: Settings) -> dict:
     return {"max_tokens": settings.max_tokens, "skip_sections": list(settings.skip_sections),
             "lexical_version": LEXICAL_VERSION, "units_version": UNITS_VERSION}
+
+
+def _write_lexical(chunk_tokens: list[list[str]], staging: Path, progress: Progress) -> dict:
+    """Build the chunks' BM25 index into the staging folder; returns its manifest entry."""
+    return BM25.fit(chunk_tokens, progress).save(staging)
+
+
+def _load_lexical(folder: Path, manifest: dict, chunk_tokens: list[list[str]]) -> BM25:
+    """The generation's BM25 index, memory-mapped; a format-1 generation (none saved) gets one built in memory."""
+    if "lexical" not in manifest:  # stale by its format, so rebuilt next; until then it still answers
+        return BM25.fit(chunk_tokens)
+    lexical = BM25.load(folder)
+    if lexical.documents != len(chunk_tokens):
+        raise IndexCorrupt(f"the BM25 index in {folder} does not match the chunk list; rebuilding")
+    return lexical
 
 
 def _old_vectors(previous: IndexData | None, model_id: str, dim: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -448,6 +470,7 @@ def _build(settings: Settings, embedders: dict[str, Embedder], previous: IndexDa
             for unit, tokens in zip(units, unit_tokens):
                 out.write(json.dumps({"chunk_id": unit.chunk_id, "line": unit.line, "text": unit.text,
                                       "tokens": tokens}, ensure_ascii=False) + "\n")
+        lexical = _write_lexical(chunk_tokens, staging, progress)
         models: dict[str, dict] = {}
         embedded = reused = 0
         for model_id in settings.indexed_models:
@@ -473,6 +496,7 @@ def _build(settings: Settings, embedders: dict[str, Embedder], previous: IndexDa
             "chunker": _chunker_json(settings),
             "files": note_hashes,
             "models": models,
+            "lexical": lexical,
             "counts": {"chunks": len(chunks), "units": len(units)},
             "artifacts": artifacts,
         }

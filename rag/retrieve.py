@@ -13,7 +13,7 @@ import numpy as np
 
 from rag.embed import Embedder
 from rag.index import IndexData
-from rag.lexical import BM25, expand_query, tokenize
+from rag.lexical import expand_query, tokenize
 from rag.settings import RETRIEVER_KINDS
 from rag.types import Hit
 
@@ -89,16 +89,14 @@ class DenseRetriever:
 
 
 class LexicalRetriever:
-    """BM25 over the chunks' Korean morphemes and English terms."""
+    """BM25 over the chunks' Korean morphemes and English terms (the generation's saved index)."""
 
     def __init__(self, data: IndexData) -> None:
         self.data = data
-        self.bm25 = BM25(data.chunk_tokens)
+        self.bm25 = data.lexical
 
     def search(self, query: Query, k: int) -> list[Hit]:
-        scores = np.asarray(self.bm25.scores(query.tokens))
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [Hit(self.data.chunks[i], float(scores[i])) for i in order if scores[i] > 0]
+        return [Hit(self.data.chunks[i], score) for i, score in self.bm25.top(query.tokens, k)]
 
 
 class HybridRetriever:
@@ -122,7 +120,7 @@ def make_retriever(data: IndexData, kind: str, model_ids: tuple[str, ...], lexic
                    rrf_k: int = 60, lexical: LexicalRetriever | None = None):
     """`bm25`, `dense` (the models fused when several), or `hybrid` (dense models + BM25).
 
-    `lexical` reuses a BM25 retriever already built over `data`.
+    `lexical` reuses a BM25 retriever already made over `data`.
     """
     dense = [DenseRetriever(data, m) for m in model_ids]
     lexical = lexical or LexicalRetriever(data)

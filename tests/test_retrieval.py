@@ -12,7 +12,7 @@ def test_rrf_is_reciprocal_rank_fusion():
 
 
 def test_bm25_exact_scores_on_a_tiny_corpus():
-    bm25 = BM25([["spread", "rack"], ["cluster", "rack", "rack"], ["partition"]])
+    bm25 = BM25.fit([["spread", "rack"], ["cluster", "rack", "rack"], ["partition"]])
     scores = bm25.scores(["rack"])
     # idf(rack) = ln(1 + (3 - 2 + 0.5) / (2 + 0.5)) = ln(1.6); avg length 2
     assert scores[0] == pytest.approx(0.4700036292457356)

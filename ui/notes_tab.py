@@ -95,7 +95,7 @@ def build_notes_tab(service: Service) -> tuple[Refresh, Refresh]:
     def refresh():
         return summary_markdown(service), file_rows(service)
 
-    def run_reindex():
+    def run_reindex(progress=gr.Progress(track_tqdm=True)):  # the build's tqdm bars, shown in the page
         if not service.ready:
             raise gr.Error(service.notice() or "색인을 준비하는 중입니다.")
         try:
