@@ -115,23 +115,21 @@ class NoteSearch:
 
     def __init__(self, data: IndexData) -> None:
         self.data = data
-        self.bm25 = BM25(data.unit_tokens)
-        self.headings = {c.chunk_id: c for c in data.chunks}
+        self.bm25 = BM25.fit(data.unit_tokens)
+        self.chunks = {c.chunk_id: c for c in data.chunks}
 
     def search(self, query: str, limit: int = MAX_RESULTS) -> list[Match]:
         tokens = tokenize(expand_query(query))
         if not tokens:
             return []
-        scores = self.bm25.scores(tokens)
-        ranked = sorted((i for i, s in enumerate(scores) if s > 0), key=lambda i: -scores[i])
         out, seen = [], set()
-        for i in ranked:
+        for i, score in self.bm25.top(tokens, limit * 3):  # several sentences of one line count once
             unit = self.data.units[i]
-            chunk = self.headings[unit.chunk_id]
+            chunk = self.chunks[unit.chunk_id]
             if (chunk.source, unit.line) in seen:
                 continue
             seen.add((chunk.source, unit.line))
-            out.append(Match(chunk.source, unit.line, unit.text, chunk.heading_path[-1], scores[i],
+            out.append(Match(chunk.source, unit.line, unit.text, chunk.heading_path[-1], score,
                              term_spans(unit.text, tokens)))
             if len(out) == limit:
                 break
