@@ -1,7 +1,9 @@
 """One frozen settings object, read from `rag.toml` and overridable by flags.
 
 Every field has a default and a description. An unknown key in the file is
-an error that names the key, so a typo never silently does nothing.
+an error that names the key, so a typo never silently does nothing. The
+optional LLM writer has its own table, `[writer]` (`WriterSettings`); it
+holds the *name* of the environment variable with the API key, never the key.
 """
 from __future__ import annotations
 
@@ -20,6 +22,23 @@ def _doc(default, description: str):
     return field(default=default, metadata={"description": description})
 
 
+WRITER_KINDS = ("extractive", "openai")
+UNSUPPORTED_LINES = ("drop", "mark")
+
+
+@dataclass(frozen=True)
+class WriterSettings:
+    kind: str = _doc("extractive", "extractive (answers are note sentences; no network) or openai (an OpenAI-compatible endpoint)")
+    url: str = _doc("", "the endpoint's base URL, e.g. http://127.0.0.1:8080/v1 (…/chat/completions is appended)")
+    model: str = _doc("", "the model name sent to the endpoint")
+    key_env: str = _doc("", "name of the environment variable holding the API key; empty = no key sent")
+    timeout_s: float = _doc(120.0, "give up on the endpoint after this many seconds and answer extractively")
+    max_tokens: int = _doc(512, "most tokens the model may write per answer")
+    temperature: float = _doc(0.0, "sampling temperature; 0 = the model's most likely text")
+    unsupported: str = _doc("drop", "drop a line its citation does not support, or mark it (근거 확인 안 됨)")
+    min_lines: int = _doc(2, "answer extractively when fewer supported lines than this survive the check")
+
+
 @dataclass(frozen=True)
 class Settings:
     corpus_dir: Path = _doc(Path("corpus"), "folder of Markdown notes to index")
@@ -35,6 +54,7 @@ class Settings:
     abstain_unknown_terms: float = _doc(0.05, "abstain when this share of the question's English names is absent from the notes")
     max_query_chars: int = _doc(4000, "longer questions are truncated with a notice")
     skip_sections: tuple[str, ...] = _doc(("Custom Instructions",), "top-level sections that are not notes")
+    writer: WriterSettings = _doc(WriterSettings(), "the optional LLM writer, TOML table [writer]")
 
     @property
     def indexed_models(self) -> tuple[str, ...]:
@@ -55,12 +75,24 @@ class Settings:
 
 
 def _coerce(settings: Settings) -> Settings:
+    values = _coerced_fields(settings)
+    if values["retriever"] not in ("hybrid", "dense", "bm25"):
+        raise SettingsError(f"retriever {values['retriever']!r} is unknown; use hybrid, dense or bm25")
+    if not values["embedders"]:
+        raise SettingsError("embedders is empty; name at least one, e.g. embedders = [\"e5\"]")
+    return Settings(**values)
+
+
+def _coerced_fields(settings) -> dict:
+    """Each field of a settings dataclass converted to its default's type; a bad value names the field."""
     values = {}
     for f in fields(settings):
         value = getattr(settings, f.name)
         default = f.default
         try:
-            if isinstance(default, Path):
+            if isinstance(default, WriterSettings):
+                value = writer_settings(value)
+            elif isinstance(default, Path):
                 value = Path(value)
             elif isinstance(default, tuple):
                 value = tuple(value.split(",")) if isinstance(value, str) else tuple(str(v) for v in value)
@@ -71,11 +103,27 @@ def _coerce(settings: Settings) -> Settings:
         except (TypeError, ValueError):
             raise SettingsError(f"setting {f.name!r} has a bad value {value!r}; expected {type(default).__name__}") from None
         values[f.name] = value
-    if values["retriever"] not in ("hybrid", "dense", "bm25"):
-        raise SettingsError(f"retriever {values['retriever']!r} is unknown; use hybrid, dense or bm25")
-    if not values["embedders"]:
-        raise SettingsError("embedders is empty; name at least one, e.g. embedders = [\"e5\"]")
-    return Settings(**values)
+    return values
+
+
+def writer_settings(value) -> WriterSettings:
+    """`WriterSettings` from a `[writer]` table (or an existing one), checked; unknown keys are errors."""
+    if isinstance(value, dict):
+        known = {f.name for f in fields(WriterSettings)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise SettingsError(f"unknown writer setting {unknown[0]!r}; known [writer] settings are {', '.join(sorted(known))}")
+        value = WriterSettings(**value)
+    if not isinstance(value, WriterSettings):
+        raise SettingsError(f"writer must be a [writer] table, not {value!r}")
+    values = _coerced_fields(value)
+    if values["kind"] not in WRITER_KINDS:
+        raise SettingsError(f"writer kind {values['kind']!r} is unknown; use {' or '.join(WRITER_KINDS)}")
+    if values["unsupported"] not in UNSUPPORTED_LINES:
+        raise SettingsError(f"writer unsupported {values['unsupported']!r} is unknown; use drop or mark")
+    if values["timeout_s"] <= 0 or values["max_tokens"] < 1:
+        raise SettingsError("writer timeout_s and max_tokens must be positive")
+    return WriterSettings(**values)
 
 
 def load_settings(path: Path | None = None) -> Settings:
