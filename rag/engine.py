@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from rag import index as index_store
 from rag.compose import check_citations, compose_abstention, compose_answer, gather_evidence
@@ -21,7 +22,7 @@ from rag.modes import detect_mode, parse_options
 from rag.notes import load_corpus
 from rag.progress import Progress, silent
 from rag.retrieve import LexicalRetriever, Query, make_retriever
-from rag.settings import Settings
+from rag.settings import WRITER_KINDS, Settings
 from rag.types import Answer, Hit
 
 MODES = ("auto", "qa", "exam", "verify")
@@ -129,12 +130,19 @@ class Assistant:
 
     def ask(self, text: str, mode: str = "auto", options: dict[str, str] | None = None,
             kind: str | None = None, context: str | None = None, top_k: int | None = None,
-            embedder: str | None = None) -> Answer:
+            embedder: str | None = None, writer: str | None = None,
+            on_text: Callable[[str], None] | None = None) -> Answer:
         """Answer one question. `context` is earlier conversation text used for retrieval only.
 
         `kind`, `top_k` and `embedder` (one of the indexed models) are this request's own retrieval options;
-        they never change the assistant's settings.
+        they never change the assistant's settings. `writer` (extractive or openai; default from the
+        settings) picks who writes the answer; `on_text` receives the openai writer's text as it streams.
         """
+        writer = writer or self.settings.writer.kind
+        if writer not in WRITER_KINDS:
+            raise QueryError(f"unknown writer {writer!r}; use {' or '.join(WRITER_KINDS)}")
+        if writer == "openai" and not self.settings.writer.url:
+            raise QueryError("the openai writer needs an endpoint: set url in [writer] of rag.toml or pass --writer-url")
         if embedder is not None and embedder not in self.embedders:
             raise QueryError(f"embedder {embedder!r} is not indexed; use one of {', '.join(self.embedders)}")
         if mode not in MODES:
@@ -173,12 +181,29 @@ class Assistant:
         if notices:
             markdown = "\n".join(f"> {n}" for n in notices) + "\n\n" + markdown
         check_citations(markdown, answer["citations"])
-        return Answer(question=question, mode=mode, answer_markdown=markdown, abstained=answer["abstained"],
-                      citations=answer["citations"], hits=tuple(hits), choice=answer.get("choice"),
-                      is_correct=answer.get("is_correct"), verdicts=answer.get("verdicts"),
-                      timings_ms=timings, notices=notices, retrieval_text=retrieval_text,
-                      confidence=answer.get("confidence"), uncertain=answer.get("uncertain", False),
-                      generation=state.generation)
+        result = Answer(question=question, mode=mode, answer_markdown=markdown, abstained=answer["abstained"],
+                        citations=answer["citations"], hits=tuple(hits), choice=answer.get("choice"),
+                        is_correct=answer.get("is_correct"), verdicts=answer.get("verdicts"),
+                        timings_ms=timings, notices=notices, retrieval_text=retrieval_text,
+                        confidence=answer.get("confidence"), uncertain=answer.get("uncertain", False),
+                        generation=state.generation)
+        if writer == "openai":  # the writer hook: the one place an LLM rewrites the extractive answer
+            result = self._write(result, options, query, hits, state, on_text)
+        return result
+
+    def _write(self, answer: Answer, options, query: Query, hits: list[Hit], state: State, on_text) -> Answer:
+        """The openai writer's answer over this request's evidence, every line checked (rag/writer.py)."""
+        from rag import writer
+
+        started = time.perf_counter()
+        evidence = gather_evidence(query, hits, state.data, self.settings.embedders[0], state.lexical.bm25.idf)
+        written = writer.write_answer(
+            answer.mode, answer.question, options or None, writer.evidence_blocks(evidence, answer.citations), answer,
+            self.settings.writer, writer.load_instructions(self.settings.corpus_dir, self.settings.skip_sections),
+            state.errata, on_text)
+        if written.fallback is not None and not answer.abstained:
+            self.log(f"writer: {written.fallback}; answered extractively")
+        return writer.with_writer(answer, written, self.settings.writer, (time.perf_counter() - started) * 1000)
 
     def _compose(self, question: str, mode: str, options, query: Query, hits: list[Hit] | None,
                  state: State) -> dict:

@@ -182,6 +182,12 @@ def answer_metrics(items: list[GoldItem], answers: dict[str, dict]) -> dict:
         "strike_hit_rate": M.mean([float(ok(i) and M.strike_hits(answers[i.id]["answer_markdown"], i.record["wrong_span"]))
                                    for i in wrong]),
     }
+    written = [answers[i.id]["writer"] for i in items if ok(i) and answers[i.id].get("writer")
+               and not answers[i.id]["abstained"]]
+    if written:  # the LLM writer answered: how much of what it wrote the grounding check removed
+        lines = sum(w["lines_kept"] + w["lines_dropped"] + w["lines_marked"] for w in written)
+        out["writer_drop_rate"] = sum(w["lines_dropped"] for w in written) / lines if lines else None
+        out["writer_fallback_rate"] = M.mean([float(w["fallback"] is not None) for w in written])
     for mode in ("qa", "exam", "verify"):
         times = [answers[i.id]["timings_ms"]["total_ms"] for i in items if ok(i) and answers[i.id]["mode"] == mode]
         if times:
@@ -285,6 +291,7 @@ def evaluate(gold_paths: list[Path], assistant, retrievers: list[str], out_dir: 
     retrieval_cols = [f"recall@{k}" for k in KS] + ["mrr@10", "ndcg@10", "n"]
     answer_cols = ["n", "mcq_accuracy", "key_term_coverage", "citation_validity", "citation_precision",
                    "format_compliance", "abstention_recall", "false_abstention", "verify_accuracy", "strike_hit_rate"]
+    answer_cols += [c for c in ("writer_drop_rate", "writer_fallback_rate") if c in metrics["answers"]["all"]]
     latency_cols = [f"latency_{m}_{q}_ms" for m in ("qa", "exam", "verify") for q in ("p50", "p95")]
     summary = "\n\n".join([
         "### Targets (default pipeline)\n\n" + targets_table(metrics),

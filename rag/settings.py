@@ -121,8 +121,8 @@ def writer_settings(value) -> WriterSettings:
         raise SettingsError(f"writer kind {values['kind']!r} is unknown; use {' or '.join(WRITER_KINDS)}")
     if values["unsupported"] not in UNSUPPORTED_LINES:
         raise SettingsError(f"writer unsupported {values['unsupported']!r} is unknown; use drop or mark")
-    if values["timeout_s"] <= 0 or values["max_tokens"] < 1:
-        raise SettingsError("writer timeout_s and max_tokens must be positive")
+    if values["timeout_s"] <= 0 or values["max_tokens"] < 1 or values["min_lines"] < 1:
+        raise SettingsError("writer timeout_s, max_tokens and min_lines must be positive")
     return WriterSettings(**values)
 
 

@@ -99,6 +99,7 @@ class Answer:
     uncertain: bool = False  # exam and verify: shown as 불확실 wherever the answer appears
     generation: str = ""  # the index generation that answered
     stale: bool = False  # answered from an older generation because the notes' new one could not be built
+    writer: dict | None = None  # the LLM writer's kind, model, lines kept/dropped/marked and fallback reason
 
     def to_json(self) -> dict:
         return {
@@ -117,4 +118,5 @@ class Answer:
             "uncertain": self.uncertain,
             "generation": self.generation,
             "stale": self.stale,
+            "writer": self.writer,
         }
