@@ -161,9 +161,11 @@ def complete(prompt: str, settings: WriterSettings, on_text: Callable[[str], Non
 def _error_detail(raw: bytes, key: str) -> str:
     """The error message an endpoint sent, shortened, with the key blanked out should it be echoed."""
     text = raw.decode("utf-8", "replace")
-    try:
-        text = str(json.loads(text)["error"].get("message", ""))
-    except (ValueError, KeyError, TypeError, AttributeError):
+    try:  # OpenAI's {"error": {"message"}}, FastAPI's {"detail"}, or a plain {"error": "..."}
+        body = json.loads(text)
+        error = body.get("error", body.get("detail", text))
+        text = str(error.get("message", error) if isinstance(error, dict) else error)
+    except (ValueError, AttributeError):
         pass
     if key:
         text = text.replace(key, "***")

@@ -332,8 +332,9 @@ def gemma_server(tmp_path_factory):
 
 def real_writer(url: str, **changes) -> WriterSettings:
     """Short answers: the tiny model writes about 19 tokens/s on an idle 2-core machine, far fewer on a busy one."""
-    return WriterSettings(kind="openai", url=url, model="gemma3-270m", key_env="WRITER_TEST_KEY",
-                          max_tokens=48, timeout_s=300.0, **changes)
+    settings = {"kind": "openai", "url": url, "model": "gemma3-270m", "key_env": "WRITER_TEST_KEY", "max_tokens": 48,
+                "timeout_s": 300.0}
+    return WriterSettings(**{**settings, **changes})
 
 
 def shown_lines_are_supported(answer) -> None:
