@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from rag.compose import gather_evidence
+from rag.evidence import gather_evidence
 from rag.engine import Assistant
 from rag.evaluate import load_gold
 from rag.metrics import normalise_heading

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.compose import evidence_pool, section_units
+from rag.evidence import evidence_pool, section_units
 from rag.engine import Assistant
 from rag.exam import _distinct_tokens, _zscore, question_focus
 from rag.embed import make_embedder

@@ -29,11 +29,11 @@ import re
 from pathlib import Path
 
 from bench.common import RESULTS, machine
-from rag.compose import gather_evidence
 from rag.engine import Assistant
 from rag.evaluate import load_gold
 from rag.grounding import SUPPORT_THRESHOLD, judge
 from rag.metrics import normalise_heading
+from rag.evidence import gather_evidence
 from rag.settings import load_settings
 from rag.writer import evidence_blocks
 
@@ -54,7 +54,8 @@ def pairs(assistant: Assistant, items) -> tuple[list, list]:
                  if item.record.get(k)]
         query = assistant.query(item.text)
         hits = assistant.retriever().search(query, assistant.settings.top_k)
-        blocks = evidence_blocks(gather_evidence(query, hits, state.data, model, state.lexical.bm25.idf))
+        evidence = gather_evidence(query, hits, state.data, model, state.lexical.bm25.idf, assistant.settings.params.compose)
+        blocks = evidence_blocks(evidence.blocks + tuple(evidence.summary))  # question mode's ModeResult.evidence
         home = next((b for b in blocks if squash(item.record["evidence_ko"]) in squash(b.text)), None)
         if lines and home is not None:
             found.append((item, lines, home, blocks))

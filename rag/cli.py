@@ -13,12 +13,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from rag.embed import EmbedderError
-from rag.engine import MODES, Assistant, QueryError, clean_question
+from rag.engine import Assistant, QueryError, clean_question
 from rag.errata import ErrataError
 from rag.index import IndexError_
 from rag.notes import NotesError
+from rag.pipeline import MODES
 from rag.progress import Bar
-from rag.settings import WRITER_KINDS, Settings, SettingsError, WriterSettings, load_settings
+from rag.settings import RETRIEVER_KINDS, WRITER_KINDS, Settings, SettingsError, WriterSettings, load_settings
 
 DOMAIN_ERRORS = (NotesError, SettingsError, EmbedderError, IndexError_, ErrataError)
 
@@ -147,14 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="show the retrieved note sections for a query")
     p.add_argument("query")
     p.add_argument("-k", type=positive_int, default=10)
-    p.add_argument("--retriever", choices=("hybrid", "dense", "bm25"))
+    p.add_argument("--retriever", choices=RETRIEVER_KINDS)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", help="answer a question (Markdown, or JSON with --json)")
     p.add_argument("question")
     p.add_argument("--mode", choices=MODES, default="auto")
-    p.add_argument("--retriever", choices=("hybrid", "dense", "bm25"))
+    p.add_argument("--retriever", choices=RETRIEVER_KINDS)
     p.add_argument("--json", action="store_true")
     add_writer_flags(p)
     p.set_defaults(func=cmd_ask)
@@ -164,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--mode", choices=MODES, default="auto")
     p.add_argument("--workers", type=positive_int, default=1)
-    p.add_argument("--retriever", choices=("hybrid", "dense", "bm25"))
+    p.add_argument("--retriever", choices=RETRIEVER_KINDS)
     add_writer_flags(p)
     p.set_defaults(func=cmd_batch)
 

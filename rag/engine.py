@@ -11,21 +11,25 @@ import re
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
 
 from rag import index as index_store
-from rag.compose import check_citations, compose_abstention, compose_answer, gather_evidence
+from rag.compose import QuestionMode
+from rag.conversation import Turn, context_for, subject_vocabulary
 from rag.embed import Embedder, make_embedder
 from rag.errata import Erratum, load_errata, unmatched
+from rag.exam import ExamMode
 from rag.modes import detect_mode, parse_options
 from rag.notes import load_corpus
+from rag.pipeline import MODES, AnswerContext, AskOptions, ModeResult, Request, validate_citations
 from rag.progress import Progress, silent
-from rag.retrieve import LexicalRetriever, Query, make_retriever
+from rag.retrieve import RETRIEVER_KINDS, LexicalRetriever, Query, make_retriever
 from rag.settings import WRITER_KINDS, Settings
 from rag.types import Answer, Hit
+from rag.verify import VerifyMode
 
-MODES = ("auto", "qa", "exam", "verify")
+ANSWER_MODES = {mode.name: mode for mode in (QuestionMode(), ExamMode(), VerifyMode())}
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -39,6 +43,7 @@ class State:
     lexical: LexicalRetriever
     errata: list[Erratum]
     generation: str
+    vocabulary: frozenset[str]  # heading words that name a subject, for follow-ups
 
 
 def clean_question(text: str, max_chars: int) -> tuple[str, tuple[str, ...]]:
@@ -102,7 +107,8 @@ class Assistant:
         errata = load_errata(self.settings.corpus_dir)
         for erratum in unmatched(errata, data.chunks):
             self.log(f"errata: quote no longer found in the notes: {erratum.quote[:60]!r}; update corpus/errata.toml")
-        self._state = State(data, LexicalRetriever(data), errata, data.manifest["generation"])
+        vocabulary = subject_vocabulary([h for chunk in data.chunks for h in chunk.heading_path[1:]])
+        self._state = State(data, LexicalRetriever(data), errata, data.manifest["generation"], vocabulary)
 
     @property
     def option_model(self) -> str:
@@ -130,102 +136,95 @@ class Assistant:
 
     def ask(self, text: str, mode: str = "auto", options: dict[str, str] | None = None,
             kind: str | None = None, context: str | None = None, top_k: int | None = None,
-            embedder: str | None = None, writer: str | None = None,
+            embedder: str | None = None, history: Sequence[Turn] = (), writer: str | None = None,
             on_text: Callable[[str], None] | None = None) -> Answer:
-        """Answer one question. `context` is earlier conversation text used for retrieval only.
+        """Answer one question.
 
-        `kind`, `top_k` and `embedder` (one of the indexed models) are this request's own retrieval options;
-        they never change the assistant's settings. `writer` (extractive or openai; default from the
-        settings) picks who writes the answer; `on_text` receives the openai writer's text as it streams.
+        `history` holds the conversation's earlier turns (`rag.conversation.turn_of(answer)`); a follow-up
+        is searched with the context they lend (`Answer.retrieval_text` shows it). `context` sets that
+        retrieval context directly instead. `kind`, `top_k` and `embedder` (one of the indexed models) are
+        this request's own retrieval options; they never change the assistant's settings. `writer`
+        (extractive or openai) picks who writes the answer; `on_text` receives the openai writer's text as
+        it streams.
         """
-        writer = writer or self.settings.writer.kind
-        if writer not in WRITER_KINDS:
-            raise QueryError(f"unknown writer {writer!r}; use {' or '.join(WRITER_KINDS)}")
-        if writer == "openai" and not self.settings.writer.url:
-            raise QueryError("the openai writer needs an endpoint: set url in [writer] of rag.toml or pass --writer-url")
-        if embedder is not None and embedder not in self.embedders:
-            raise QueryError(f"embedder {embedder!r} is not indexed; use one of {', '.join(self.embedders)}")
-        if mode not in MODES:
-            raise QueryError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+        return self.answer(text, AskOptions(mode, kind, top_k, embedder, writer), options, context, history, on_text)
+
+    def answer(self, text: str, ask: AskOptions = AskOptions(), options: dict[str, str] | None = None,
+               context: str | None = None, history: Sequence[Turn] = (),
+               on_text: Callable[[str], None] | None = None) -> Answer:
+        """Answer one question with this request's own options: clean, pick the mode, retrieve, dispatch."""
         started = time.perf_counter()
-        question, notices = clean_question(text, self.settings.max_query_chars)
         state = self.state
-        if options is None:
-            question, options = parse_options(question)
-        if mode == "auto":
-            mode = detect_mode(question, options)
-        if mode == "exam" and not options:
-            raise QueryError("exam mode needs answer options, e.g. 'A. ... B. ... C. ... D. ...'")
+        request, notices = self.prepare(text, ask, options, context)
+        if context is None and history:
+            request = replace(request, context=context_for(request.question, history, state.vocabulary))
+        mode = ANSWER_MODES[request.mode]
+        plan = mode.plan(request, (ask.embedder,) if ask.embedder else self.settings.embedders, self.option_model)
         timings: dict[str, float] = {}
-        retrieval_text = question if not context else f"{context} {question}"
-        if mode == "exam":
-            retrieval_text += " " + " ".join(options.values())
-        query = self.query(retrieval_text)
+        query = self.query(plan.text)
         t0 = time.perf_counter()
         query.vector(self.settings.embedders[0])
         timings["encode_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        models = (embedder,) if embedder else None
-        if mode == "exam":  # the option model is loaded for exam anyway; fusing it helps find the options
-            models = tuple(dict.fromkeys((*(models or self.settings.embedders), self.option_model)))
-        hits = self.retriever(kind, models, state).search(query, top_k or self.settings.top_k)
+        hits = self.retriever(ask.retriever, plan.models, state).search(query, ask.top_k or self.settings.top_k)
         timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        evidence_hits = hits
-        if mode == "verify" and (kind is not None or top_k is not None or embedder is not None):
-            evidence_hits = None  # verify judges with its default retrieval; these hits are not that
-        answer = self._compose(question, mode, options, query, evidence_hits, state)
+        result = mode.answer(request, self._context(query, hits, state))
         timings["compose_ms"] = (time.perf_counter() - t0) * 1000
-        timings["total_ms"] = (time.perf_counter() - started) * 1000
-        markdown = answer["markdown"]
+        markdown, dropped = validate_citations(result.markdown, result.citations)
+        if dropped:
+            self.log(f"answer: dropped {dropped} citation(s) that resolve to no source ({request.mode} mode)")
         if notices:
             markdown = "\n".join(f"> {n}" for n in notices) + "\n\n" + markdown
-        check_citations(markdown, answer["citations"])
-        result = Answer(question=question, mode=mode, answer_markdown=markdown, abstained=answer["abstained"],
-                        citations=answer["citations"], hits=tuple(hits), choice=answer.get("choice"),
-                        is_correct=answer.get("is_correct"), verdicts=answer.get("verdicts"),
-                        timings_ms=timings, notices=notices, retrieval_text=retrieval_text,
-                        confidence=answer.get("confidence"), uncertain=answer.get("uncertain", False),
-                        generation=state.generation)
-        if writer == "openai":  # the writer hook: the one place an LLM rewrites the extractive answer
-            result = self._write(result, options, query, hits, state, on_text)
-        return result
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        answer = Answer(question=request.question, mode=request.mode, answer_markdown=markdown,
+                        abstained=result.abstained, citations=result.citations, hits=tuple(hits), choice=result.choice,
+                        is_correct=result.is_correct, verdicts=result.verdicts, timings_ms=timings, notices=notices,
+                        retrieval_text=plan.text, confidence=result.confidence, uncertain=result.uncertain,
+                        generation=state.generation, citations_dropped=dropped)
+        if (ask.writer or self.settings.writer.kind) == "openai":  # the writer hook: after any mode
+            answer = self._write(answer, request, result, state, on_text)
+        return answer
 
-    def _write(self, answer: Answer, options, query: Query, hits: list[Hit], state: State, on_text) -> Answer:
-        """The openai writer's answer over this request's evidence, every line checked (rag/writer.py)."""
+    def _write(self, answer: Answer, request: Request, result: ModeResult, state: State, on_text) -> Answer:
+        """The openai writer's answer over the mode's evidence, every line checked (rag/writer.py)."""
         from rag import writer
 
         started = time.perf_counter()
-        evidence = gather_evidence(query, hits, state.data, self.settings.embedders[0], state.lexical.bm25.idf)
         written = writer.write_answer(
-            answer.mode, answer.question, options or None, writer.evidence_blocks(evidence, answer.citations), answer,
-            self.settings.writer, writer.load_instructions(self.settings.corpus_dir, self.settings.skip_sections),
+            request.mode, request.question, request.options or None, writer.evidence_blocks(result.evidence, answer.citations),
+            answer, self.settings.writer, writer.load_instructions(self.settings.corpus_dir, self.settings.skip_sections),
             state.errata, on_text)
         if written.fallback is not None and not answer.abstained:
             self.log(f"writer: {written.fallback}; answered extractively")
         return writer.with_writer(answer, written, self.settings.writer, (time.perf_counter() - started) * 1000)
 
-    def _compose(self, question: str, mode: str, options, query: Query, hits: list[Hit] | None,
-                 state: State) -> dict:
-        model_id = self.settings.embedders[0]
-        idf = state.lexical.bm25.idf
-        if mode == "exam":
-            from rag.exam import answer_exam
+    def prepare(self, text: str, ask: AskOptions, options: dict[str, str] | None,
+                context: str | None) -> tuple[Request, tuple[str, ...]]:
+        """The cleaned request with its mode resolved, and any notices for the user."""
+        if ask.mode not in MODES:
+            raise QueryError(f"unknown mode {ask.mode!r}; use one of {', '.join(MODES)}")
+        if ask.embedder is not None and ask.embedder not in self.embedders:
+            raise QueryError(f"embedder {ask.embedder!r} is not indexed; use one of {', '.join(self.embedders)}")
+        if ask.retriever is not None and ask.retriever not in RETRIEVER_KINDS:
+            raise QueryError(f"unknown retriever {ask.retriever!r}; use one of {', '.join(RETRIEVER_KINDS)}")
+        if (ask.writer or self.settings.writer.kind) not in WRITER_KINDS:
+            raise QueryError(f"unknown writer {ask.writer!r}; use {' or '.join(WRITER_KINDS)}")
+        if (ask.writer or self.settings.writer.kind) == "openai" and not self.settings.writer.url:
+            raise QueryError("the openai writer needs an endpoint: set url in [writer] of rag.toml or pass --writer-url")
+        question, notices = clean_question(text, self.settings.max_query_chars)
+        if options is None:
+            question, options = parse_options(question)
+        mode = detect_mode(question, options) if ask.mode == "auto" else ask.mode
+        if mode == "exam" and not options:
+            raise QueryError("exam mode needs answer options, e.g. 'A. ... B. ... C. ... D. ...'")
+        return Request(question, mode, dict(options) if mode == "exam" else {}, context, ask), notices
 
-            return answer_exam(question, options, query, hits, state.data, model_id, idf, state.errata, self)
-        if mode == "verify":
-            from rag.verify import answer_verify
+    def _context(self, query: Query, hits: list[Hit], state: State) -> AnswerContext:
+        def search(text: str) -> tuple[Query, list[Hit]]:
+            again = self.query(text)
+            return again, self.retriever(state=state).search(again, self.settings.top_k)
 
-            return answer_verify(question, query, hits, state, model_id, idf, self)
-        evidence = gather_evidence(query, hits, state.data, model_id, idf)
-        if self.should_abstain(evidence):
-            markdown, citations = compose_abstention(hits)
-            return {"markdown": markdown, "citations": citations, "abstained": True}
-        markdown, citations = compose_answer(evidence, state.errata)
-        return {"markdown": markdown, "citations": citations, "abstained": False}
-
-    def should_abstain(self, evidence) -> bool:
-        return (not evidence.topics
-                or evidence.best_similarity < self.settings.abstain_similarity
-                or evidence.unknown_share >= self.settings.abstain_unknown_terms)
-
+        return AnswerContext(data=state.data, errata=state.errata, idf=state.lexical.bm25.idf, query=query,
+                             hits=hits, model_id=self.settings.embedders[0], option_model=self.option_model,
+                             embedders=self.embedders, params=self.settings.params, search=search)

@@ -24,11 +24,12 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.compose import ABSTAIN_TEXT, CitationList, ScoredUnit, source_label
+from rag.compose import ABSTAIN_TEXT, CitationList, source_label
 from rag.errata import Erratum, matching
+from rag.evidence import ScoredUnit
 from rag.lexical import expand_query, tokenize
 from rag.types import Chunk, Citation
-from rag.verify import find_contradiction, split_sentences
+from rag.verify import claim_terms, find_contradiction, split_sentences
 
 # Share of a line's key terms that its cited blocks must hold. Fit on the dev gold items only
 # (`bench/writer_grounding.py`): from 0.20 to 0.85 the gold paraphrases kept stay at 10/11 while the lines
@@ -124,10 +125,9 @@ def parse_output(text: str) -> list[OutputLine]:
     return lines
 
 
-def key_terms(text: str) -> list[str]:
-    """The line's checkable terms: English terms and numbers, Korean content morphemes; struck text left out."""
-    plain = STRUCK.sub(" ", text).replace("**", " ")
-    return list(dict.fromkeys(tokenize(plain)))
+def plain_text(text: str) -> str:
+    """The claim a line makes: struck-through text (what the line says is wrong) and bold markers left out."""
+    return STRUCK.sub(" ", text).replace("**", " ")
 
 
 @lru_cache(maxsize=4096)
@@ -143,12 +143,12 @@ def _block_terms(blocks: list[EvidenceBlock]) -> set[str]:
 def judge(text: str, blocks: list[EvidenceBlock], errata: list[Erratum] = (),
           threshold: float = SUPPORT_THRESHOLD) -> Judgement:
     """Whether `blocks` (the ones the line cites) support the line `text`."""
-    terms = key_terms(text)
+    plain = plain_text(text)
+    terms = claim_terms(plain)
     if not terms:
         return Judgement(False, "no checkable terms", 0.0)
     present = _block_terms(blocks)
     coverage = sum(t in present for t in terms) / len(terms)
-    plain = STRUCK.sub(" ", text).replace("**", " ")
     block_numbers = {n for b in blocks for n in NUMBERS.findall(b.checked_text)}
     missing_numbers = [n for n in NUMBERS.findall(plain) if n not in block_numbers]
     if missing_numbers:

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import re
 
+from rag.language import KOREAN, PROFILES, profile_of
+
 LINE_OPTION = re.compile(r"^\s*\(?([A-Fa-f])[.):\]]\s+(.+?)\s*$")
 INLINE_OPTION = re.compile(r"(?:^|(?<=\s))\(?([A-F])[.):\]]\s+")
-QUESTION_WORDS = re.compile(
-    r"\b(what|which|how|why|when|where|who|whom|whose|explain|describe|compare|tell me|difference)\b"
-    r"|^(is|are|does|do|did|can|could|should|will|would)\b"
-    r"|어떻게|무엇|뭐|뭔|왜|언제|어디|어느|누가|몇|차이|설명|알려|정리해|비교|인가요|나요|까요",
-    re.IGNORECASE,
-)
-KOREAN_STATEMENT_END = re.compile(r"(다|음|함|됨|임|요)[.!]?\s*$")
-QUESTION_END = re.compile(r"(까|니|냐|나요|가요|죠|지)\s*[.?]?\s*$")
+ENGLISH_PREDICATE = re.compile(r"\b(is|are|was|were|can|cannot|can't|has|have|does|doesn't|do|don't|will|won't|must|"
+                               r"should|supports?|provides?|uses?|allows?|requires?|costs?|gives?|runs?|works?|gets?|"
+                               r"[a-z]+s)\b", re.IGNORECASE)
 
 
 def parse_options(text: str) -> tuple[str, dict[str, str]]:
@@ -58,17 +55,19 @@ def _parse_inline(text: str) -> tuple[str, dict[str, str]]:
 
 
 def is_statement(text: str) -> bool:
-    """True for a declarative sentence or passage rather than a question or request."""
+    """True for a declarative sentence or passage rather than a question or request.
+
+    A question word or a question ending of any language makes it a question; the statement's shape is
+    judged by the profile of the text's own language.
+    """
     stripped = text.strip()
-    if "?" in stripped or QUESTION_WORDS.search(stripped) or QUESTION_END.search(stripped):
+    if "?" in stripped or any(p.question_words.search(stripped) for p in PROFILES.values()):
         return False
-    if re.search(r"[가-힣]", stripped):
-        return bool(KOREAN_STATEMENT_END.search(stripped)) or len(stripped.split()) >= 6
-    words = stripped.split()
-    return len(words) >= 5 and bool(re.search(r"\b(is|are|was|were|can|cannot|can't|has|have|does|doesn't|"
-                                               r"do|don't|will|won't|must|should|supports?|provides?|uses?|"
-                                               r"allows?|requires?|costs?|gives?|runs?|works?|gets?|[a-z]+s)\b",
-                                               stripped, re.IGNORECASE))
+    if any(p.question_end and p.question_end.search(stripped) for p in PROFILES.values()):
+        return False
+    if profile_of(stripped) is KOREAN:
+        return bool(KOREAN.statement_end.search(stripped)) or len(stripped.split()) >= 6
+    return len(stripped.split()) >= 5 and bool(ENGLISH_PREDICATE.search(stripped))
 
 
 def detect_mode(text: str, options: dict[str, str]) -> str:

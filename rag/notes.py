@@ -4,9 +4,10 @@ Sections open at `#`..`######` heading lines and at lines that are only a bold
 title (`**InsufficientInstanceCapacity**`). A bold title's level is one below
 the last real heading; a bold title that carries a course tag such as
 `[SAA/DVA]` is a lecture title and sits at the `##` level, as the notes write
-lecture titles. A `정리` heading or bold line opens the lecture's summary
-block: its chunks keep the lecture's heading path and are tagged
-`is_summary`. Top-level sections named in `skip_sections` (the custom
+lecture titles. A summary heading or bold line (`정리`, or `Summary` in
+English notes: `rag.language`) opens the lecture's summary block: its chunks
+keep the lecture's heading path and are tagged `is_summary`. Each chunk
+records the language of its prose. Top-level sections named in `skip_sections` (the custom
 instructions) are not notes and are left out.
 
 Chunks hold whole source lines, so every line keeps its line number. A
@@ -20,6 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.language import chunk_language, is_summary_title
 from rag.tokens import count_tokens
 from rag.types import Chunk
 
@@ -28,8 +30,8 @@ BOLD_TITLE = re.compile(r"^\*\*([^*].*?)\*\*\s*$")
 COURSE_TAG = re.compile(r"^\\?\[[A-Z/]+\]")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 BULLET = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+")
-SUMMARY_TITLE = "정리"
-UNITS_VERSION = 2  # bump when chunking or sentence splitting changes, so indexes rebuild
+SUMMARY_ID = "정리"  # the summary block's id suffix; kept in every language so chunk ids stay stable
+UNITS_VERSION = 3  # bump when chunking or sentence splitting changes, so indexes rebuild
 LECTURE_LEVEL = 2
 
 
@@ -116,7 +118,7 @@ def split_sections(title: str, lines: list[str], settings: ChunkerSettings) -> l
             level, text = len(heading.group(1)), heading_text(heading.group(2))
             if level == 1:
                 skipping = text in settings.skip_sections
-            if text == SUMMARY_TITLE:
+            if is_summary_title(text):
                 open_section(text, level, is_summary=True)
             else:
                 real_level = level
@@ -124,7 +126,7 @@ def split_sections(title: str, lines: list[str], settings: ChunkerSettings) -> l
             previous_was_title = True
         elif bold:
             text = heading_text(bold.group(0))
-            if text == SUMMARY_TITLE:
+            if is_summary_title(text):
                 open_section(text, 0, is_summary=True)
             elif COURSE_TAG.match(text):
                 real_level = LECTURE_LEVEL
@@ -176,7 +178,7 @@ def chunk_note(source: str, lines: list[str], settings: ChunkerSettings) -> list
         ordinal = ordinals.get(section.path, 0)
         ordinals[section.path] = ordinal + 1
         chunks.append(Chunk(
-            chunk_id=chunk_id(source, section.path + (("정리",) if section.is_summary else ()), ordinal),
+            chunk_id=chunk_id(source, section.path + ((SUMMARY_ID,) if section.is_summary else ()), ordinal),
             source=source,
             heading_path=section.path,
             line_start=body[0][0],
@@ -184,6 +186,7 @@ def chunk_note(source: str, lines: list[str], settings: ChunkerSettings) -> list
             text=text,
             token_count=count_tokens(text),
             is_summary=section.is_summary,
+            lang=chunk_language(text),
         ))
 
     for section in split_sections(Path(source).stem, lines, settings):

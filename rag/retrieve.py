@@ -14,6 +14,7 @@ import numpy as np
 from rag.embed import Embedder
 from rag.index import IndexData
 from rag.lexical import BM25, expand_query, tokenize
+from rag.settings import RETRIEVER_KINDS
 from rag.types import Hit
 
 
@@ -107,6 +108,8 @@ def make_retriever(data: IndexData, kind: str, model_ids: tuple[str, ...], lexic
     """
     dense = [DenseRetriever(data, m) for m in model_ids]
     lexical = lexical or LexicalRetriever(data)
+    if kind not in RETRIEVER_KINDS:
+        raise ValueError(f"unknown retriever {kind!r}; use one of {', '.join(RETRIEVER_KINDS)}")
     if kind == "bm25":
         return lexical
     if kind == "dense":

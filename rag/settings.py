@@ -2,8 +2,16 @@
 
 Every field has a default and a description. An unknown key in the file is
 an error that names the key, so a typo never silently does nothing. The
-optional LLM writer has its own table, `[writer]` (`WriterSettings`); it
-holds the *name* of the environment variable with the API key, never the key.
+answer stages' thresholds and weights are tables of their own (`[abstain]`,
+`[compose]`, `[exam]`, `[verify]`), declared with their reasons in
+`rag/params.py`.
+
+Two kinds of setting live here. What the index holds (`indexed_models`, the
+chunker) is the *index spec*: changing it rebuilds the index. Everything
+else is a default for answering, which a request may override for itself
+(`rag.pipeline.AskOptions`) without touching these settings. The optional
+LLM writer has its own table, `[writer]` (`WriterSettings`); it holds the
+*name* of the environment variable with the API key, never the key.
 """
 from __future__ import annotations
 
@@ -12,6 +20,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from rag.notes import ChunkerSettings
+from rag.params import TABLES, AnswerParams, ParamsError, params_from_tables
+
+
+RETRIEVER_KINDS = ("hybrid", "dense", "bm25")
+WRITER_KINDS = ("extractive", "openai")
+UNSUPPORTED_LINES = ("drop", "mark")
 
 
 class SettingsError(Exception):
@@ -20,10 +34,6 @@ class SettingsError(Exception):
 
 def _doc(default, description: str):
     return field(default=default, metadata={"description": description})
-
-
-WRITER_KINDS = ("extractive", "openai")
-UNSUPPORTED_LINES = ("drop", "mark")
 
 
 @dataclass(frozen=True)
@@ -50,10 +60,9 @@ class Settings:
     max_tokens: int = _doc(400, "chunk size cap in cl100k tokens")
     rrf_k: int = _doc(60, "reciprocal-rank-fusion constant")
     lexical_weight: float = _doc(1.0, "weight of the BM25 ranking in the fusion")
-    abstain_similarity: float = _doc(0.84, "abstain when the best sentence similarity is below this")
-    abstain_unknown_terms: float = _doc(0.05, "abstain when this share of the question's English names is absent from the notes")
     max_query_chars: int = _doc(4000, "longer questions are truncated with a notice")
     skip_sections: tuple[str, ...] = _doc(("Custom Instructions",), "top-level sections that are not notes")
+    params: AnswerParams = _doc(AnswerParams(), "answer-stage thresholds and weights ([abstain], [compose], [exam], [verify])")
     writer: WriterSettings = _doc(WriterSettings(), "the optional LLM writer, TOML table [writer]")
 
     @property
@@ -76,8 +85,8 @@ class Settings:
 
 def _coerce(settings: Settings) -> Settings:
     values = _coerced_fields(settings)
-    if values["retriever"] not in ("hybrid", "dense", "bm25"):
-        raise SettingsError(f"retriever {values['retriever']!r} is unknown; use hybrid, dense or bm25")
+    if values["retriever"] not in RETRIEVER_KINDS:
+        raise SettingsError(f"retriever {values['retriever']!r} is unknown; use one of {', '.join(RETRIEVER_KINDS)}")
     if not values["embedders"]:
         raise SettingsError("embedders is empty; name at least one, e.g. embedders = [\"e5\"]")
     return Settings(**values)
@@ -90,16 +99,20 @@ def _coerced_fields(settings) -> dict:
         value = getattr(settings, f.name)
         default = f.default
         try:
-            if isinstance(default, WriterSettings):
-                value = writer_settings(value)
-            elif isinstance(default, Path):
+            if isinstance(default, Path):
                 value = Path(value)
             elif isinstance(default, tuple):
                 value = tuple(value.split(",")) if isinstance(value, str) else tuple(str(v) for v in value)
+            elif isinstance(default, AnswerParams):
+                value = value if isinstance(value, AnswerParams) else params_from_tables(value)
+            elif isinstance(default, WriterSettings):
+                value = writer_settings(value)
             elif isinstance(default, bool):
                 value = bool(value)
             elif isinstance(default, (int, float)):
                 value = type(default)(value)
+        except ParamsError as err:
+            raise SettingsError(str(err)) from None
         except (TypeError, ValueError):
             raise SettingsError(f"setting {f.name!r} has a bad value {value!r}; expected {type(default).__name__}") from None
         values[f.name] = value
@@ -135,8 +148,13 @@ def load_settings(path: Path | None = None) -> Settings:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise SettingsError(f"{path}: not valid TOML ({err}); fix or delete the file") from None
-    known = {f.name for f in fields(Settings)}
-    unknown = sorted(set(data) - known)
+    known = {f.name for f in fields(Settings)} - {"params"}  # `writer` is a table and a known setting
+    unknown = sorted(set(data) - known - set(TABLES))
     if unknown:
-        raise SettingsError(f"{path}: unknown setting {unknown[0]!r}; known settings are {', '.join(sorted(known))}")
-    return Settings().with_overrides(**data)
+        raise SettingsError(f"{path}: unknown setting {unknown[0]!r}; known settings are {', '.join(sorted(known))} "
+                            f"and the tables [{'], ['.join(TABLES)}]")
+    tables = {name: data.pop(name) for name in list(data) if name in TABLES}
+    try:
+        return Settings().with_overrides(**data, params=params_from_tables(tables))
+    except ParamsError as err:
+        raise SettingsError(f"{path}: {err}") from None

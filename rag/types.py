@@ -15,7 +15,8 @@ class Chunk:
 
     `heading_path` lists heading texts from the top (`SOA 시험 대비`) down to the
     section, as written on their lines without `#` and `**`. `is_summary` marks
-    a `정리` block. Lines are 1-based and inclusive, in the source file.
+    a lecture's summary block (`정리`); `lang` is the language of its prose.
+    Lines are 1-based and inclusive, in the source file.
     """
 
     chunk_id: str
@@ -26,6 +27,7 @@ class Chunk:
     text: str
     token_count: int
     is_summary: bool = False
+    lang: str = "ko"  # the language of the chunk's prose (rag.language.chunk_language)
 
     @property
     def section_key(self) -> tuple[str, tuple[str, ...]]:
@@ -99,6 +101,7 @@ class Answer:
     uncertain: bool = False  # exam and verify: shown as 불확실 wherever the answer appears
     generation: str = ""  # the index generation that answered
     stale: bool = False  # answered from an older generation because the notes' new one could not be built
+    citations_dropped: int = 0  # `[n]` markers that resolved to no source and were removed
     writer: dict | None = None  # the LLM writer's kind, model, lines kept/dropped/marked and fallback reason
 
     def to_json(self) -> dict:
@@ -118,5 +121,6 @@ class Answer:
             "uncertain": self.uncertain,
             "generation": self.generation,
             "stale": self.stale,
+            "citations_dropped": self.citations_dropped,
             "writer": self.writer,
         }

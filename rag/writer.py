@@ -34,17 +34,16 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import Callable
+from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
-from rag.compose import Evidence
 from rag.errata import Erratum
 from rag.grounding import EvidenceBlock, OutputLine, ground, judge, parse_output
 from rag.notes import HEADING, read_note
 from rag.settings import WriterSettings
 from rag.types import Answer, Citation
 
-MAX_BLOCKS = 6  # evidence chunks shown to the model: the answer's topics and TL;DR, then what the answer cites
+MAX_BLOCKS = 6  # evidence chunks shown to the model: the mode's chosen evidence, then what the answer cites
 ERROR_BODY_CHARS = 200  # how much of an endpoint's error message a fallback notice quotes
 REQUEST_TITLES = {"qa": "질문", "exam": "시험 문제", "verify": "검증할 진술"}
 CHOICE = re.compile(r"(?:정답|answer)\s*(?:은|는)?\s*[:：]?\s*\**\s*\(?([A-F])\b", re.IGNORECASE)
@@ -70,10 +69,9 @@ class WrittenAnswer:
 
 # ---- evidence and prompt ---------------------------------------------------------------
 
-def evidence_blocks(evidence: Evidence, cited: tuple[Citation, ...] = ()) -> tuple[EvidenceBlock, ...]:
-    """Numbered blocks: the chunks of the answer's topics and TL;DR, then the chunks the answer cites."""
-    chunks = [u.chunk for _, units in evidence.topics for u in units] + [u.chunk for u in evidence.summary]
-    chunks += [c.chunk for c in cited]
+def evidence_blocks(evidence: Sequence, cited: tuple[Citation, ...] = ()) -> tuple[EvidenceBlock, ...]:
+    """Numbered blocks: the chunks of the mode's evidence (`ModeResult.evidence`), then the chunks the answer cites."""
+    chunks = [item.chunk for item in evidence] + [c.chunk for c in cited]
     unique = list(dict.fromkeys(chunks))[:MAX_BLOCKS]
     return tuple(EvidenceBlock(n, chunk) for n, chunk in enumerate(unique, 1))
 

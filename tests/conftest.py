@@ -1,7 +1,18 @@
-"""Shared test set-up: no network, tiny fixture notes, temporary index folders.
+"""Shared test set-up: no network, tiny fixture notes, temporary index folders, test tiers.
 
 Every test runs with outbound sockets blocked: only loopback addresses (for
 the Gradio server the page tests start) and Unix sockets may be connected.
+
+Every test belongs to one tier, a pytest marker:
+
+- `fast`: the hash embedder, no browser, no packaged model (`pytest -m fast`, for development);
+- `model`: loads a packaged model (e5, USE, MiniLM);
+- `browser`: drives Debian chromium through Playwright;
+- `slow`: long runs (crash trials, a model server).
+
+A test without a tier marker is `model` when it uses a model fixture and
+`fast` otherwise. A `fast` test that touches a packaged model fails with a
+message saying to mark it, so the fast tier stays fast by construction.
 """
 from __future__ import annotations
 
@@ -58,6 +69,38 @@ def _getaddrinfo(host, *args, **kwargs):
     if not _is_loopback(host):
         raise NetworkBlocked(f"tests may not resolve {host}")
     return _real_getaddrinfo(host, *args, **kwargs)
+
+
+TIERS = ("fast", "model", "browser", "slow")
+MODEL_FIXTURES = frozenset({"e5_assistant"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        tiers = {m.name for m in item.iter_markers() if m.name in TIERS}
+        if not tiers:
+            item.add_marker("model" if MODEL_FIXTURES & set(item.fixturenames) else "fast")
+        elif len(tiers) > 1 and "fast" in tiers:
+            raise pytest.UsageError(f"{item.nodeid} is marked fast and {sorted(tiers - {'fast'})}; pick one tier")
+
+
+class PackagedModelInFastTest(RuntimeError):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def fast_tests_load_no_model(request, monkeypatch):
+    """In the fast tier, encoding with a packaged model is an error that names the fix."""
+    if request.node.get_closest_marker("fast") is None:
+        return
+    from rag import embed
+
+    def refuse(self, *args, **kwargs):
+        raise PackagedModelInFastTest(f"{request.node.nodeid} encodes with {type(self).__name__}; "
+                                      "mark it @pytest.mark.model or use the hash embedder")
+
+    for cls in (embed.E5Embedder, embed.UseEmbedder, embed.SentenceTransformerEmbedder):
+        monkeypatch.setattr(cls, "encode", refuse)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -5,8 +5,11 @@ import pytest
 
 from rag.cli import main
 
+pytestmark = pytest.mark.model  # the CLI's default path indexes the USE option model
+
 ANSWER_FIELDS = {"question", "mode", "answer_markdown", "abstained", "citations", "hits", "choice", "is_correct",
-                 "verdicts", "timings_ms"}
+                 "verdicts", "timings_ms", "retrieval_text", "confidence", "uncertain", "generation", "stale",
+                 "citations_dropped"}
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ import pytest
 
 from rag.embed import EmbedderError, HashEmbedder, make_embedder
 
+pytestmark = pytest.mark.model
+
 
 @pytest.mark.parametrize("model_id, dim", [("e5", 384), ("use", 512), ("st:minilm", 384), ("hash", 256)])
 def test_embedders_give_unit_rows(model_id, dim):

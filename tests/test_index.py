@@ -1,6 +1,8 @@
 """The on-disk index: manifest, incremental rebuild, mismatch detection, corruption, atomic swap."""
 import json
 
+import pytest
+
 from conftest import make_settings
 
 from rag import index as store
@@ -53,6 +55,7 @@ def test_chunker_mismatch_is_reported_and_rebuilt(tmp_path, notes_dir):
     assert assistant.state.data.manifest["chunker"]["max_tokens"] == 40
 
 
+@pytest.mark.model
 def test_new_model_gets_its_own_vectors_never_mixed(tmp_path, notes_dir):
     build(tmp_path, notes_dir)
     assistant, report, messages = build(tmp_path, notes_dir, embedders=("hash", "use"), option_embedder="")

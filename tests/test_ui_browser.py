@@ -17,7 +17,9 @@ import pytest
 
 from rag.types import Chunk
 
-pytestmark = [  # pandas 3 deprecations raised inside Gradio's queue, not in this project
+pytestmark = [
+    pytest.mark.browser,
+    # pandas 3 deprecations raised inside Gradio's queue, not in this project
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]

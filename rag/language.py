@@ -1,0 +1,92 @@
+"""Language profiles: every rule that depends on the language of a note or a question.
+
+The notes this project was built for are Korean prose with English AWS terms,
+and exam questions arrive in English. Rules that only hold for one language
+(the `정리` summary heading, negation words, question words, the shape of a
+statement) live here, one `LanguageProfile` per language, instead of being
+spelled out in the stages that use them. Chunks record the language of their
+text (`Chunk.lang`), and questions are profiled with `profile_of(text)`.
+
+Answers are always written in the user's format and language (Korean, per the
+custom instructions); a profile only says how to *read* text of its language.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+HANGUL = re.compile(r"[가-힣]")
+HANGUL_JAMO = re.compile(r"[ㄱ-ㅎㅏ-ㅣ]")
+LATIN = re.compile(r"[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class LanguageProfile:
+    """How to read text of one language."""
+
+    code: str
+    summary_titles: tuple[str, ...]  # a heading or bold line with this text opens a lecture's summary block
+    negation: re.Pattern  # a negated predicate, matched with its word
+    question_words: re.Pattern  # words that make a message a question or a request
+    question_end: re.Pattern | None  # a sentence ending that asks
+    statement_end: re.Pattern | None  # a sentence ending that states
+
+    def is_summary_title(self, text: str) -> bool:
+        return text.strip().rstrip(":").strip() in self.summary_titles
+
+
+KOREAN = LanguageProfile(
+    code="ko",
+    summary_titles=("정리", "요약"),
+    negation=re.compile(r"[가-힣]*(?:지\s*않|지는\s*않|수\s*없|없다|없음|없는|못\s*하|못한|아니)[가-힣]*"),
+    question_words=re.compile(r"어떻게|무엇|뭐|뭔|왜|언제|어디|어느|누가|몇|차이|설명|알려|정리해|비교|인가요|나요|까요"),
+    question_end=re.compile(r"(까|니|냐|나요|가요|죠|지)\s*[.?]?\s*$"),
+    statement_end=re.compile(r"(다|음|함|됨|임|요)[.!]?\s*$"),
+)
+
+ENGLISH = LanguageProfile(
+    code="en",
+    summary_titles=("Summary", "TL;DR", "Key points", "Recap"),
+    negation=re.compile(r"\b(?:not|cannot|can't|doesn't|don't|isn't|aren't|won't|never|no)\b(?:\s+\w+)?", re.IGNORECASE),
+    question_words=re.compile(
+        r"\b(what|which|how|why|when|where|who|whom|whose|explain|describe|compare|tell me|difference)\b"
+        r"|^(is|are|does|do|did|can|could|should|will|would)\b",
+        re.IGNORECASE,
+    ),
+    question_end=None,
+    statement_end=None,
+)
+
+PROFILES = {p.code: p for p in (KOREAN, ENGLISH)}
+
+
+def language_of(text: str) -> str:
+    """`ko` when the text holds Hangul syllables, else `en`."""
+    return "ko" if HANGUL.search(text) else "en"
+
+
+def profile_of(text: str) -> LanguageProfile:
+    return PROFILES[language_of(text)]
+
+
+def chunk_language(text: str) -> str:
+    """The language of a note chunk: Korean when a tenth or more of its letters are Hangul.
+
+    The notes write English AWS terms inside Korean sentences, so a Korean chunk
+    often has more Latin letters than Hangul ones; a tenth is enough to read it
+    as Korean prose.
+    """
+    hangul = len(HANGUL.findall(text))
+    latin = len(LATIN.findall(text))
+    return "ko" if hangul and hangul >= 0.1 * (hangul + latin) else "en"
+
+
+def is_summary_title(text: str) -> bool:
+    """A summary heading in any known language."""
+    return any(p.is_summary_title(text) for p in PROFILES.values())
+
+
+def negation(text: str) -> str | None:
+    """The first negated predicate in `text`, in either language."""
+    match = ENGLISH.negation.search(text) or KOREAN.negation.search(text)
+    return match.group() if match else None

@@ -1,0 +1,144 @@
+"""Declared parameters of the answer stages: every threshold and weight, with its reason.
+
+Each stage has one frozen parameter object. Every field carries a one-line
+reason and the measurement that chose it, the way `rag/vectorstore.py`
+documents its constants. Values are fit on the **dev** split only
+(`eval/gold/dev_*`); test figures are never used to choose them. Any field
+can be overridden from `rag.toml` in the stage's table:
+
+    [abstain]
+    similarity = 0.82
+
+An unknown table or key is an error, as for every other setting.
+"""
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields, replace
+
+
+class ParamsError(ValueError):
+    """A parameter table in rag.toml holds an unknown key or a bad value."""
+
+
+def param(default, reason: str):
+    """A parameter field: its default and why it has that value."""
+    return field(default=default, metadata={"reason": reason})
+
+
+@dataclass(frozen=True)
+class AbstainParams:
+    """When question mode says the notes do not cover a question."""
+
+    similarity: float = param(0.84, "abstain when the best e5 sentence cosine is below this; bench/calibrate_abstention.py "
+                                    "grid search on dev open+oos (recall on oos − 3 × false abstention)")
+    unknown_terms: float = param(0.05, "abstain when this share of the question's English names never occurs in the notes; "
+                                       "same dev grid search")
+    min_known_mass: float = param(3.5, "abstain when the idf the notes give the question's words (markup stripped) sums "
+                                       "below this and it names no AWS term the notes know; dev: junk and small talk "
+                                       "<= 2.4, in-scope questions >= 4.6")
+
+
+@dataclass(frozen=True)
+class ComposeParams:
+    """How question mode picks blocks (rag/evidence.py)."""
+
+    lexical_weight: float = param(0.35, "weight of the question's idf-weighted term overlap added to a sentence's e5 "
+                                        "cosine where sentences are scored (TL;DR lines, exam, verify)")
+    candidate_hits: int = param(6, "blocks of the sections of the top this many hits are candidates")
+    max_topics: int = param(3, "at most this many topic sections per answer")
+    max_blocks: int = param(6, "at most this many quoted blocks per answer; dev CV sweep in bench/fit_ranker.py "
+                                 "(evidence quoted 0.655 with 3, 0.736 with 4, 0.80 with 5, 0.827 with 6)")
+    keep_ratio: float = param(0.3, "a further block is quoted when its ranker probability is at least this share "
+                                   "of the best block's; dev sweep in bench/fit_ranker.py")
+    max_answer_chars: int = param(600, "quoted blocks stop adding past this many characters (the answer body "
+                                       "median target is 700 with titles and TL;DR)")
+    summary_lines: int = param(1, "TL;DR lines taken from the lecture's 정리 block; one keeps the body median under 700")
+
+
+@dataclass(frozen=True)
+class ExamParams:
+    """How exam mode scores options (docs/exam_verify.md)."""
+
+    use_both: float = param(1.0, "weight of the USE cosine between a sentence and 'question + option'; dev 0.659 alone")
+    cooccur: float = param(1.0, "weight of the option's own terms in a sentence that holds the question's terms; dev 0.341 alone")
+    top5: float = param(1.0, "weight of the option's own terms in the 5 sentences answering the question best; dev 0.568 alone")
+    uncertain_margin: float = param(0.35, "a z-score margin below this over the runner-up marks the pick uncertain")
+    focus_overlap_weight: float = param(0.35, "question focus: e5 cosine + this × question-term overlap")
+    focus_sentences: int = param(5, "sentences that make the question's focus")
+    focus_temperature: float = param(20.0, "softmax sharpness over the focus sentences")
+    pool_sections: int = param(5, "sentences come from the top this many hit sections")
+    pool_lectures: int = param(3, "… and the lectures of the top this many hits")
+    min_reason_chars: int = param(20, "a reason line quoted for an option has at least this many characters")
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {"use_both": self.use_both, "cooccur": self.cooccur, "top5": self.top5}
+
+
+@dataclass(frozen=True)
+class VerifyParams:
+    """How verify mode judges a sentence of a statement."""
+
+    polarity_min_score: float = param(1.0, "a negation on one side only contradicts when the evidence line scores at least "
+                                          "this (e5 cosine + lexical); below it the pair is too loose to judge polarity")
+    pool_sections: int = param(3, "evidence comes from the top this many hit sections")
+    pool_lectures: int = param(2, "… and the lectures of the top this many hits")
+    evidence_lines: int = param(3, "the contradiction finder and the support test look at this many best evidence lines")
+    support_coverage: float = param(0.8, "'supported' needs a note sentence holding at least this share of the claim's "
+                                         "key terms (glossary translations count); bench/fit_verify.py grid on dev "
+                                         "(leave-one-out: 3/14 true confirmed, 0/15 false, 1/11 not covered)")
+    contrast_min_fit: float = param(0.4, "a sibling section's line must hold this idf share of the claim's predicate to "
+                                         "contradict it in meaning (rag.verify.find_contrast); dev verify: no true "
+                                         "statement crosses 0.4 with a 0.2 margin")
+    contrast_margin: float = param(0.2, "… and this much more than the best line of the section the claim names")
+    supported_precision: float = param(0.833, "confidence of a 'true' verdict: its smoothed precision (r+1)/(n+2) on dev, "
+                                              "4/4 (bench/fit_verify.py, in-sample)")
+    contradicted_precision: float = param(0.583, "confidence of a 'false' verdict: its smoothed precision on dev, 6/10")
+    confident: float = param(0.7, "a verdict whose confidence is below this is marked 불확실")
+    support_similarity: float = param(0.93, "… and at least this e5 cosine with the claim; same dev fit. Below either, "
+                                            "a sentence the notes neither support nor contradict is 'not covered'")
+
+
+@dataclass(frozen=True)
+class AnswerParams:
+    """All answer-stage parameters together, as `rag.toml` tables."""
+
+    abstain: AbstainParams = field(default_factory=AbstainParams)
+    compose: ComposeParams = field(default_factory=ComposeParams)
+    exam: ExamParams = field(default_factory=ExamParams)
+    verify: VerifyParams = field(default_factory=VerifyParams)
+
+
+TABLES = {f.name: f.default_factory for f in fields(AnswerParams) if f.default_factory is not MISSING}
+
+
+def params_from_tables(tables: dict) -> AnswerParams:
+    """`AnswerParams` with the values of `rag.toml`'s stage tables; unknown names are errors."""
+    out = AnswerParams()
+    for table, values in tables.items():
+        if table not in TABLES:
+            raise ParamsError(f"unknown parameter table [{table}]; known tables are {', '.join(TABLES)}")
+        if not isinstance(values, dict):
+            raise ParamsError(f"[{table}] must be a table of values, e.g. [{table}] then key = value lines")
+        current = getattr(out, table)
+        known = {f.name: f for f in fields(current)}
+        changes = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ParamsError(f"[{table}] has unknown key {key!r}; known keys are {', '.join(known)}")
+            kind = type(known[key].default)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+                raise ParamsError(f"[{table}] {key} = {value!r} is not a {kind.__name__}")
+            changes[key] = kind(value)
+        out = replace(out, **{table: replace(current, **changes)})
+    return out
+
+
+def describe(params: AnswerParams) -> list[str]:
+    """One line per parameter: `table.key = value  # reason`, for docs and `--help`."""
+    lines = []
+    for table in TABLES:
+        stage = getattr(params, table)
+        for f in fields(stage):
+            lines.append(f"{table}.{f.name} = {getattr(stage, f.name)!r}  # {f.metadata['reason']}")
+    return lines
