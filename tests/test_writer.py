@@ -20,10 +20,11 @@ import pytest
 
 from conftest import REPO, make_settings
 from rag.cli import build_parser, _settings
-from rag.compose import CITATION, source_label
+from rag.compose import source_label
 from rag.engine import Assistant, QueryError
 from rag.grounding import UNCHECKED_MARK, EvidenceBlock, ground, judge, parse_output
-from rag.metrics import citation_validity
+from rag.metrics import CITATION, citation_validity
+from rag.params import params_from_tables
 from rag.settings import Settings, SettingsError, WriterSettings, load_settings
 from rag.types import Chunk
 from rag.writer import WriterError, build_prompt, complete, load_instructions
@@ -221,7 +222,8 @@ def test_missing_key_variable_and_bad_scheme_are_named():
 @pytest.fixture
 def answering_assistant(tmp_path, notes_dir):
     """The fixture-notes assistant with the hash embedder, set never to abstain on similarity."""
-    assistant = Assistant(make_settings(tmp_path, notes_dir, abstain_similarity=-1.0), log=lambda m: None)
+    params = params_from_tables({"abstain": {"similarity": -1.0, "min_known_mass": 0.0}})
+    assistant = Assistant(make_settings(tmp_path, notes_dir, params=params), log=lambda m: None)
     assistant.ensure_index()
     return assistant
 
@@ -394,7 +396,7 @@ def run_rag(args: list[str], key: str, tmp_path: Path) -> subprocess.CompletedPr
 def test_cli_ask_and_batch_with_the_writer_never_show_the_key(tmp_path, notes_dir, gemma_server):
     (tmp_path / "rag.toml").write_text(
         f'corpus_dir = "{notes_dir}"\nindex_dir = "{tmp_path / "index"}"\nembedders = ["hash"]\noption_embedder = ""\n'
-        f'abstain_similarity = -1.0\n\n[writer]\nkind = "openai"\nurl = "{gemma_server.url}"\nmodel = "gemma3-270m"\n'
+        f'\n[abstain]\nsimilarity = -1.0\nmin_known_mass = 0.0\n\n[writer]\nkind = "openai"\nurl = "{gemma_server.url}"\nmodel = "gemma3-270m"\n'
         f'key_env = "WRITER_TEST_KEY"\nmax_tokens = 32\ntimeout_s = 300\nmin_lines = 1\n', encoding="utf-8")
     wrong_key = SECRET[::-1]
     refused = run_rag(["ask", QUESTION, "--json"], wrong_key, tmp_path)
