@@ -53,6 +53,10 @@ class WriterError(Exception):
     """The endpoint gave no usable answer. The message is one line and never holds the key."""
 
 
+class WriterStopped(Exception):
+    """Raised by an `on_text` callback to stop the stream (the page's stop button)."""
+
+
 @dataclass(frozen=True)
 class WrittenAnswer:
     """What the writer made of one request; `fallback` says why the extractive answer stands, if it does."""
@@ -146,6 +150,8 @@ def complete(prompt: str, settings: WriterSettings, on_text: Callable[[str], Non
         if "text/event-stream" not in (response.getheader("Content-Type") or ""):
             return _whole(response.read(), on_text)
         return _stream(response, connection, deadline, on_text)
+    except WriterStopped:
+        raise WriterError("stopped by the user") from None
     except TimeoutError:
         raise WriterError(f"no answer within {settings.timeout_s:g} s") from None
     except ConnectionRefusedError:
