@@ -302,7 +302,7 @@ def fallback_notice(reason: str) -> str:
 
 def with_writer(answer: Answer, written: WrittenAnswer, settings: WriterSettings, writer_ms: float) -> Answer:
     """`answer` replaced by what the writer made of it, with the writer's counts for the JSON."""
-    info = {"kind": settings.kind, "model": settings.model, "lines_kept": written.lines_kept,
+    info = {"kind": "openai", "model": settings.model, "lines_kept": written.lines_kept,
             "lines_dropped": written.lines_dropped, "lines_marked": written.lines_marked,
             "fallback": written.fallback}
     timings = {**answer.timings_ms, "writer_ms": writer_ms, "total_ms": answer.timings_ms.get("total_ms", 0.0) + writer_ms}

@@ -164,7 +164,7 @@ def scripted():
 
 
 def writer_settings(url: str, **changes) -> WriterSettings:
-    return WriterSettings(kind="openai", url=url, model="m", **changes)
+    return replace(WriterSettings(kind="openai", url=url, model="m"), **changes)
 
 
 @pytest.mark.fast
@@ -231,6 +231,15 @@ def answering_assistant(tmp_path, notes_dir):
 def with_writer(assistant: Assistant, url: str, **changes) -> Assistant:
     assistant.settings = assistant.settings.with_overrides(writer=writer_settings(url, **changes))
     return assistant
+
+
+@pytest.mark.fast
+def test_per_request_writer_overrides_an_extractive_default(answering_assistant, scripted):
+    server = scripted(lambda body, headers: Reply(pieces=sse("nothing checkable")))
+    with_writer(answering_assistant, server.url, kind="extractive")
+    assert answering_assistant.ask(QUESTION).writer is None and not server.requests  # no connection by default
+    answer = answering_assistant.ask(QUESTION, writer="openai")
+    assert answer.writer["kind"] == "openai" and len(server.requests) == 1
 
 
 QUESTION = "분산 배치 그룹은 한 AZ 당 몇 개의 인스턴스로 제한돼?"
@@ -334,9 +343,8 @@ def gemma_server(tmp_path_factory):
 
 def real_writer(url: str, **changes) -> WriterSettings:
     """Short answers: the tiny model writes about 19 tokens/s on an idle 2-core machine, far fewer on a busy one."""
-    settings = {"kind": "openai", "url": url, "model": "gemma3-270m", "key_env": "WRITER_TEST_KEY", "max_tokens": 48,
-                "timeout_s": 300.0}
-    return WriterSettings(**{**settings, **changes})
+    return replace(WriterSettings(kind="openai", url=url, model="gemma3-270m", key_env="WRITER_TEST_KEY", max_tokens=48,
+                                  timeout_s=300.0), **changes)
 
 
 def shown_lines_are_supported(answer) -> None:
