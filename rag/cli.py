@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from rag.batch import OutputError, WorkerError
@@ -21,7 +22,7 @@ from rag.index import IndexError_
 from rag.notes import NotesError
 from rag.pipeline import MODES
 from rag.progress import Bar
-from rag.settings import RETRIEVER_KINDS, Settings, SettingsError, load_settings
+from rag.settings import RETRIEVER_KINDS, WRITER_KINDS, Settings, SettingsError, WriterSettings, load_settings
 
 DOMAIN_ERRORS = (NotesError, SettingsError, EmbedderError, IndexError_, ErrataError, OutputError, WorkerError)
 
@@ -41,8 +42,23 @@ def _settings(args) -> Settings:
     settings = load_settings(Path(args.config) if args.config else None)
     return settings.with_overrides(
         corpus_dir=args.corpus, index_dir=args.index,
-        embedders=args.embedders, retriever=getattr(args, "retriever", None),
+        embedders=args.embedders, retriever=getattr(args, "retriever", None), writer=_writer_settings(args, settings),
     )
+
+
+def add_writer_flags(parser: argparse.ArgumentParser) -> None:
+    """`--writer*`: who writes the answers (the [writer] table of rag.toml gives the defaults)."""
+    parser.add_argument("--writer", choices=WRITER_KINDS, help="extractive (default) or openai: an OpenAI-compatible endpoint")
+    parser.add_argument("--writer-url", help="the endpoint's base URL, e.g. http://127.0.0.1:8080/v1")
+    parser.add_argument("--writer-model", help="the model name sent to the endpoint")
+    parser.add_argument("--writer-key-env", metavar="VAR", help="name of the environment variable holding the API key")
+
+
+def _writer_settings(args, settings: Settings) -> WriterSettings | None:
+    changes = {"kind": getattr(args, "writer", None), "url": getattr(args, "writer_url", None),
+               "model": getattr(args, "writer_model", None), "key_env": getattr(args, "writer_key_env", None)}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    return replace(settings.writer, **changes) if changes else None
 
 
 def _assistant(args) -> Assistant:
@@ -176,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=MODES, default="auto")
     p.add_argument("--retriever", choices=RETRIEVER_KINDS)
     p.add_argument("--json", action="store_true")
+    add_writer_flags(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("batch", help="answer a JSON Lines or CSV question set")
@@ -184,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=MODES, default="auto")
     p.add_argument("--workers", type=positive_int, default=1)
     p.add_argument("--retriever", choices=RETRIEVER_KINDS)
+    add_writer_flags(p)
     p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("eval", help="score answers and retrieval against gold questions")
@@ -192,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="baselines to compare; dense:<model> for one model alone")
     p.add_argument("--answers", help="reuse a `rag batch` output instead of answering again")
     p.add_argument("--out", default="eval/runs/latest")
+    add_writer_flags(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="start the study page")

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 from rag import index as index_store
 from rag.compose import QuestionMode
@@ -22,10 +22,10 @@ from rag.errata import Erratum, load_errata, unmatched
 from rag.exam import ExamMode
 from rag.modes import detect_mode, parse_options
 from rag.notes import load_corpus
-from rag.pipeline import MODES, AnswerContext, AskOptions, Request, validate_citations
+from rag.pipeline import MODES, AnswerContext, AskOptions, ModeResult, Request, validate_citations
 from rag.progress import Progress, silent
 from rag.retrieve import RETRIEVER_KINDS, LexicalRetriever, Query, make_retriever
-from rag.settings import Settings
+from rag.settings import WRITER_KINDS, Settings
 from rag.text import has_content, normalise
 from rag.types import Answer, Hit
 from rag.verify import VerifyMode
@@ -149,18 +149,22 @@ class Assistant:
 
     def ask(self, text: str, mode: str = "auto", options: dict[str, str] | None = None,
             kind: str | None = None, context: str | None = None, top_k: int | None = None,
-            embedder: str | None = None, history: Sequence[Turn] = ()) -> Answer:
+            embedder: str | None = None, history: Sequence[Turn] = (), writer: str | None = None,
+            on_text: Callable[[str], None] | None = None) -> Answer:
         """Answer one question.
 
         `history` holds the conversation's earlier turns (`rag.conversation.turn_of(answer)`); a follow-up
         is searched with the context they lend (`Answer.retrieval_text` shows it). `context` sets that
         retrieval context directly instead. `kind`, `top_k` and `embedder` (one of the indexed models) are
-        this request's own retrieval options; they never change the assistant's settings.
+        this request's own retrieval options; they never change the assistant's settings. `writer`
+        (extractive or openai) picks who writes the answer; `on_text` receives the openai writer's text as
+        it streams.
         """
-        return self.answer(text, AskOptions(mode, kind, top_k, embedder), options, context, history)
+        return self.answer(text, AskOptions(mode, kind, top_k, embedder, writer), options, context, history, on_text)
 
     def answer(self, text: str, ask: AskOptions = AskOptions(), options: dict[str, str] | None = None,
-               context: str | None = None, history: Sequence[Turn] = ()) -> Answer:
+               context: str | None = None, history: Sequence[Turn] = (),
+               on_text: Callable[[str], None] | None = None) -> Answer:
         """Answer one question with this request's own options: clean, pick the mode, retrieve, dispatch."""
         started = time.perf_counter()
         state = self.state
@@ -190,11 +194,27 @@ class Assistant:
         if notices:
             markdown = "\n".join(f"> {n}" for n in notices) + "\n\n" + markdown
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        return Answer(question=request.question, mode=request.mode, answer_markdown=markdown,
-                      abstained=result.abstained, citations=result.citations, hits=tuple(hits), choice=result.choice,
-                      is_correct=result.is_correct, verdicts=result.verdicts, timings_ms=timings, notices=notices,
-                      retrieval_text=plan.text, confidence=result.confidence, uncertain=result.uncertain,
-                      generation=state.generation, stale=state.stale, citations_dropped=dropped)
+        answer = Answer(question=request.question, mode=request.mode, answer_markdown=markdown,
+                        abstained=result.abstained, citations=result.citations, hits=tuple(hits), choice=result.choice,
+                        is_correct=result.is_correct, verdicts=result.verdicts, timings_ms=timings, notices=notices,
+                        retrieval_text=plan.text, confidence=result.confidence, uncertain=result.uncertain,
+                        generation=state.generation, stale=state.stale, citations_dropped=dropped)
+        if (ask.writer or self.settings.writer.kind) == "openai":  # the writer hook: after any mode
+            answer = self._write(answer, request, result, state, on_text)
+        return answer
+
+    def _write(self, answer: Answer, request: Request, result: ModeResult, state: State, on_text) -> Answer:
+        """The openai writer's answer over the mode's evidence, every line checked (rag/writer.py)."""
+        from rag import writer
+
+        started = time.perf_counter()
+        written = writer.write_answer(
+            request.mode, request.question, request.options or None, writer.evidence_blocks(result.evidence, answer.citations),
+            answer, self.settings.writer, writer.load_instructions(self.settings.corpus_dir, self.settings.skip_sections),
+            state.errata, on_text)
+        if written.fallback is not None and not answer.abstained:
+            self.log(f"writer: {written.fallback}; answered extractively")
+        return writer.with_writer(answer, written, self.settings.writer, (time.perf_counter() - started) * 1000)
 
     def prepare(self, text: str, ask: AskOptions, options: dict[str, str] | None,
                 context: str | None) -> tuple[Request, tuple[str, ...]]:
@@ -205,6 +225,10 @@ class Assistant:
             raise QueryError(f"embedder {ask.embedder!r} is not indexed; use one of {', '.join(self.embedders)}")
         if ask.retriever is not None and ask.retriever not in RETRIEVER_KINDS:
             raise QueryError(f"unknown retriever {ask.retriever!r}; use one of {', '.join(RETRIEVER_KINDS)}")
+        if (ask.writer or self.settings.writer.kind) not in WRITER_KINDS:
+            raise QueryError(f"unknown writer {ask.writer!r}; use {' or '.join(WRITER_KINDS)}")
+        if (ask.writer or self.settings.writer.kind) == "openai" and not self.settings.writer.url:
+            raise QueryError("the openai writer needs an endpoint: set url in [writer] of rag.toml or pass --writer-url")
         question, notices = clean_question(text, self.settings.max_query_chars)
         if options is None:
             question, options = parse_options(question)

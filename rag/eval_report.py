@@ -137,7 +137,16 @@ VERIFY_COLUMNS = [("accuracy (covered)", "verify_accuracy"), ("majority baseline
                   ("share not 불확실", "verify_confident_share"), ("strike hit (strict)", "strike_hit_rate"),
                   ("strike hit (old loose rule)", "strike_hit_rate_loose"), ("not-covered handling", "not_covered_handling")]
 ABSTAIN_COLUMNS = [("abstention on out-of-scope", "abstention_recall"), ("false abstention", "false_abstention")]
+WRITER_COLUMNS = [("lines dropped by the grounding check", "writer_drop_rate"),
+                  ("answers that fell back to extractive", "writer_fallback_rate")]
 LATENCY_COLUMNS = [(f"{m} {q}", f"latency_{m}_{q}_ms") for m in ("qa", "exam", "verify") for q in ("p50", "p95")]
+
+
+def writer_tables(answers: dict, rows: dict) -> list[str]:
+    """The LLM writer's figures, only when the writer answered (an extractive run's report is unchanged)."""
+    if "writer_fallback_rate" not in answers.get("all", {}):
+        return []
+    return ["### LLM writer (rag/writer.py)\n\n" + table(rows, WRITER_COLUMNS)]
 
 
 def _kind_rows(groups: dict[str, dict], kind: str) -> dict[str, dict]:
@@ -254,6 +263,7 @@ def write_report(metrics: dict, scored: list, out_dir: Path) -> tuple[str, list[
         "### Targets (issues 11 and 12, strict figures)\n\n" + targets_table(metrics),
         *retrieval_tables(metrics)[:3],
         "### Answers by kind\n\n" + table(overview, [("n", "n"), *ANSWER_COLUMNS]),
+        *writer_tables(answers, overview),
         "### Exam\n\n" + table(_kind_rows(answers, "mcq"), EXAM_COLUMNS),
         "### Verify\n\n" + table(_kind_rows(answers, "verify"), VERIFY_COLUMNS),
     ])
@@ -268,6 +278,7 @@ def write_report(metrics: dict, scored: list, out_dir: Path) -> tuple[str, list[
         *retrieval_tables(metrics),
         "![Recall@k](recall_at_k.png)",
         "### Answers by kind and language\n\n" + table(by_kind_lang, [("n", "n"), *ANSWER_COLUMNS]),
+        *writer_tables(answers, overview),
         "### Answers by file\n\n" + table(_pick(answers, sorted(g for g in answers if g.startswith("file:"))),
                                            [("n", "n"), *ANSWER_COLUMNS]),
         "### Exam\n\n" + table(_kind_rows(answers, "mcq"), EXAM_COLUMNS),

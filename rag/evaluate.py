@@ -47,7 +47,7 @@ REQUIRED = {
 PROPORTIONS = ("citation_validity", "format_compliance", "evidence_in_answer", "abstention_recall",
                "false_abstention", "mcq_accuracy", "mcq_confident_share", "mcq_accuracy_confident",
                "verify_accuracy", "verify_confident_share", "verify_accuracy_confident", "not_covered_handling",
-               "strike_hit_rate", "strike_hit_rate_loose")
+               "strike_hit_rate", "strike_hit_rate_loose", "writer_fallback_rate")
 MEANS = ("citation_precision", "key_term_coverage")
 
 
@@ -361,6 +361,11 @@ def score_item(item: GoldItem, answer: dict | None) -> ItemScore:
         s[f"{prefix}_accuracy_confident"] = float(correct) if confident else None
         facts = {"gold_class": gold, "correct": correct, "confidence": answer.get("confidence") if ok else None,
                  "chance": 1 / len(record["options"]) if item.kind == "mcq" else None}
+    written = answer.get("writer") if answered else None
+    if written:  # the LLM writer answered: what its grounding check removed, and whether it fell back
+        s["writer_fallback_rate"] = float(written["fallback"] is not None)
+        s["writer_lines_checked"] = written["lines_kept"] + written["lines_dropped"] + written["lines_marked"]
+        s["writer_lines_dropped"] = written["lines_dropped"]
     if item.kind == "verify" and not item.covered:
         s["not_covered_handling"] = float(answer.get("is_correct") is not True) if ok else fail
     if item.kind == "verify" and item.covered and record["is_correct"] is False and record.get("wrong_span"):
@@ -395,6 +400,10 @@ def answer_metrics(scored: list[ItemScore]) -> dict:
         out["verify_majority"] = M.majority_share([s.gold_class for s in verify])
         out["verify_balanced_accuracy"] = M.balanced_accuracy([(s.gold_class, s.correct) for s in verify])
         out["verify_balanced_accuracy_n"] = len(verify)
+    checked = sum(s.scores.get("writer_lines_checked", 0) for s in scored)
+    if checked:  # lines dropped by the writer's grounding check, out of all the lines it checked
+        out["writer_drop_rate"] = sum(s.scores.get("writer_lines_dropped", 0) for s in scored) / checked
+        out["writer_drop_rate_n"] = checked
     lengths = [s.scores["body_chars"] for s in scored if s.scores.get("body_chars") is not None]
     if lengths:
         out["body_chars_median"] = M.percentile(lengths, 50)

@@ -43,6 +43,7 @@ class AskOptions:
     retriever: str | None = None  # hybrid | dense | bm25; None = the configured one
     top_k: int | None = None
     embedder: str | None = None  # one of the indexed dense models; None = the configured ones
+    writer: str | None = None  # extractive | openai (rag/writer.py); None = the configured one
 
     @property
     def custom_retrieval(self) -> bool:

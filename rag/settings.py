@@ -9,7 +9,9 @@ answer stages' thresholds and weights are tables of their own (`[abstain]`,
 Two kinds of setting live here. What the index holds (`indexed_models`, the
 chunker) is the *index spec*: changing it rebuilds the index. Everything
 else is a default for answering, which a request may override for itself
-(`rag.pipeline.AskOptions`) without touching these settings.
+(`rag.pipeline.AskOptions`) without touching these settings. The optional
+LLM writer has its own table, `[writer]` (`WriterSettings`); it holds the
+*name* of the environment variable with the API key, never the key.
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from rag.params import TABLES, AnswerParams, ParamsError, params_from_tables
 
 
 RETRIEVER_KINDS = ("hybrid", "dense", "bm25")
+WRITER_KINDS = ("extractive", "openai")
+UNSUPPORTED_LINES = ("drop", "mark")
 
 
 class SettingsError(Exception):
@@ -30,6 +34,19 @@ class SettingsError(Exception):
 
 def _doc(default, description: str):
     return field(default=default, metadata={"description": description})
+
+
+@dataclass(frozen=True)
+class WriterSettings:
+    kind: str = _doc("extractive", "extractive (answers are note sentences; no network) or openai (an OpenAI-compatible endpoint)")
+    url: str = _doc("", "the endpoint's base URL, e.g. http://127.0.0.1:8080/v1 (…/chat/completions is appended)")
+    model: str = _doc("", "the model name sent to the endpoint")
+    key_env: str = _doc("", "name of the environment variable holding the API key; empty = no key sent")
+    timeout_s: float = _doc(120.0, "give up on the endpoint after this many seconds and answer extractively")
+    max_tokens: int = _doc(512, "most tokens the model may write per answer")
+    temperature: float = _doc(0.0, "sampling temperature; 0 = the model's most likely text")
+    unsupported: str = _doc("drop", "drop a line its citation does not support, or mark it (근거 확인 안 됨)")
+    min_lines: int = _doc(2, "answer extractively when fewer supported lines than this survive the check")
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,7 @@ class Settings:
     max_query_chars: int = _doc(4000, "longer questions are truncated with a notice")
     skip_sections: tuple[str, ...] = _doc(("Custom Instructions",), "top-level sections that are not notes")
     params: AnswerParams = _doc(AnswerParams(), "answer-stage thresholds and weights ([abstain], [compose], [exam], [verify])")
+    writer: WriterSettings = _doc(WriterSettings(), "the optional LLM writer, TOML table [writer]")
 
     @property
     def indexed_models(self) -> tuple[str, ...]:
@@ -66,6 +84,16 @@ class Settings:
 
 
 def _coerce(settings: Settings) -> Settings:
+    values = _coerced_fields(settings)
+    if values["retriever"] not in RETRIEVER_KINDS:
+        raise SettingsError(f"retriever {values['retriever']!r} is unknown; use one of {', '.join(RETRIEVER_KINDS)}")
+    if not values["embedders"]:
+        raise SettingsError("embedders is empty; name at least one, e.g. embedders = [\"e5\"]")
+    return Settings(**values)
+
+
+def _coerced_fields(settings) -> dict:
+    """Each field of a settings dataclass converted to its default's type; a bad value names the field."""
     values = {}
     for f in fields(settings):
         value = getattr(settings, f.name)
@@ -77,6 +105,8 @@ def _coerce(settings: Settings) -> Settings:
                 value = tuple(value.split(",")) if isinstance(value, str) else tuple(str(v) for v in value)
             elif isinstance(default, AnswerParams):
                 value = value if isinstance(value, AnswerParams) else params_from_tables(value)
+            elif isinstance(default, WriterSettings):
+                value = writer_settings(value)
             elif isinstance(default, bool):
                 value = bool(value)
             elif isinstance(default, (int, float)):
@@ -86,11 +116,27 @@ def _coerce(settings: Settings) -> Settings:
         except (TypeError, ValueError):
             raise SettingsError(f"setting {f.name!r} has a bad value {value!r}; expected {type(default).__name__}") from None
         values[f.name] = value
-    if values["retriever"] not in RETRIEVER_KINDS:
-        raise SettingsError(f"retriever {values['retriever']!r} is unknown; use one of {', '.join(RETRIEVER_KINDS)}")
-    if not values["embedders"]:
-        raise SettingsError("embedders is empty; name at least one, e.g. embedders = [\"e5\"]")
-    return Settings(**values)
+    return values
+
+
+def writer_settings(value) -> WriterSettings:
+    """`WriterSettings` from a `[writer]` table (or an existing one), checked; unknown keys are errors."""
+    if isinstance(value, dict):
+        known = {f.name for f in fields(WriterSettings)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise SettingsError(f"unknown writer setting {unknown[0]!r}; known [writer] settings are {', '.join(sorted(known))}")
+        value = WriterSettings(**value)
+    if not isinstance(value, WriterSettings):
+        raise SettingsError(f"writer must be a [writer] table, not {value!r}")
+    values = _coerced_fields(value)
+    if values["kind"] not in WRITER_KINDS:
+        raise SettingsError(f"writer kind {values['kind']!r} is unknown; use {' or '.join(WRITER_KINDS)}")
+    if values["unsupported"] not in UNSUPPORTED_LINES:
+        raise SettingsError(f"writer unsupported {values['unsupported']!r} is unknown; use drop or mark")
+    if values["timeout_s"] <= 0 or values["max_tokens"] < 1 or values["min_lines"] < 1:
+        raise SettingsError("writer timeout_s, max_tokens and min_lines must be positive")
+    return WriterSettings(**values)
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -102,7 +148,7 @@ def load_settings(path: Path | None = None) -> Settings:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise SettingsError(f"{path}: not valid TOML ({err}); fix or delete the file") from None
-    known = {f.name for f in fields(Settings)} - {"params"}
+    known = {f.name for f in fields(Settings)} - {"params"}  # `writer` is a table and a known setting
     unknown = sorted(set(data) - known - set(TABLES))
     if unknown:
         raise SettingsError(f"{path}: unknown setting {unknown[0]!r}; known settings are {', '.join(sorted(known))} "

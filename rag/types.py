@@ -102,6 +102,7 @@ class Answer:
     generation: str = ""  # the index generation that answered
     stale: bool = False  # answered from an older generation because the notes' new one could not be built
     citations_dropped: int = 0  # `[n]` markers that resolved to no source and were removed
+    writer: dict | None = None  # the LLM writer's kind, model, lines kept/dropped/marked and fallback reason
 
     def to_json(self) -> dict:
         return {
@@ -121,4 +122,5 @@ class Answer:
             "generation": self.generation,
             "stale": self.stale,
             "citations_dropped": self.citations_dropped,
+            "writer": self.writer,
         }
