@@ -29,6 +29,21 @@ faster machine still kills at the same step of the build. Then it checks that
 - the next `rag index` completes, leaves no staging folder, and then gives
   exactly the new answers.
 Prints one line per trial and a summary; writes bench/results/crash_trials.json.
+
+Then the two-builder race (`--race-trials`, 20 by default; `--trials 0` runs
+only the race), from the same old index and edited notes each time: builder A
+(`rag index`) starts, builder B starts at a seeded random moment of A's
+calibrated build (every other B with `--force`), and a reader process loads
+the live index in a loop all along. A trial passes when
+- both builders exit 0, with no traceback and no "free disk space" message;
+- a B that started while A was building said that it waits; an unforced B
+  then did not build again (no generation beyond A's), a forced one built
+  its own, never under an existing name;
+- the index left behind matches the new notes, gives exactly the new
+  answers, and no `.staging-*` folder is left;
+- the reader never failed to load (no missing generation, no damage) and
+  only ever saw the old or the new notes.
+Writes bench/results/crash_race.json.
 """
 from __future__ import annotations
 
@@ -89,6 +104,7 @@ def answers(settings: Settings, embedders: dict) -> tuple[list[dict], bool]:
     for question in QUESTIONS:
         data = assistant.ask(question).to_json()
         data.pop("timings_ms")
+        data.pop("generation")  # a forced rebuild of the same notes answers the same under another name
         out.append(data)
     return out, rebuilt
 
@@ -193,6 +209,25 @@ def experiment(args, work: Path) -> int:
     old_files = store.load(old_index).manifest["files"]
     new_files = store.load(index).manifest["files"]
 
+    context = {"settings": settings, "shared": shared, "env": env, "rng": rng, "old_index": old_index,
+               "old_notes": old_notes, "new_notes": new_notes, "old_files": old_files, "new_files": new_files,
+               "old_answers": old_answers, "new_answers": new_answers, "build_seconds": build_seconds,
+               "cal_lines": cal_lines, "cal_stamps": cal_stamps, "progress_end": progress_end}
+    code = kill_trials(args, work, context, changed, source_notes) if args.trials else 0
+    if args.race_trials:
+        code |= race_trials(args, work, context, source_notes)
+    return code
+
+
+def kill_trials(args, work: Path, context: dict, changed: int, source_notes: dict) -> int:
+    """The SIGKILL trials; 0 when every one passed."""
+    settings, shared, env, rng = context["settings"], context["shared"], context["env"], context["rng"]
+    corpus, index = work / "corpus", work / "index"
+    old_index, old_notes, new_notes = context["old_index"], context["old_notes"], context["new_notes"]
+    old_files, new_files = context["old_files"], context["new_files"]
+    old_answers, new_answers = context["old_answers"], context["new_answers"]
+    build_seconds = context["build_seconds"]
+    cal_lines, cal_stamps, progress_end = context["cal_lines"], context["cal_stamps"], context["progress_end"]
     rows = []
     for trial in range(1, args.trials + 1):
         shutil.rmtree(index)
@@ -270,10 +305,112 @@ def experiment(args, work: Path) -> int:
     return 0 if summary["passed"] == summary["trials"] and notes_untouched else 1
 
 
+READER = r'''
+"""Load the live index over and over until the stop file appears; report what was seen as JSON."""
+import json, sys
+from pathlib import Path
+
+from rag import index as store
+
+index, report = Path(sys.argv[1]), Path(sys.argv[2])
+loads, failures, generations, notes = 0, [], set(), set()
+while not report.with_suffix(".stop").exists():
+    try:
+        data = store.load(index)  # holds its generation until the next load replaces it
+    except store.IndexError_ as err:
+        failures.append(str(err))
+        continue
+    loads += 1
+    generations.add(data.manifest["generation"])
+    notes.add(json.dumps(data.manifest["files"], sort_keys=True))
+report.write_text(json.dumps({"loads": loads, "failures": failures, "generations": sorted(generations),
+                              "notes": sorted(notes)}))
+'''
+
+
+def race_trials(args, work: Path, context: dict, source_notes: dict) -> int:
+    """Two builders of one index folder at once, with a reader loading it all along; 0 when every trial passed."""
+    settings, shared, env, rng = context["settings"], context["shared"], context["env"], context["rng"]
+    corpus, index = work / "corpus", work / "index"
+    old_files, new_files = context["old_files"], context["new_files"]
+    known_notes = {json.dumps(old_files, sort_keys=True), json.dumps(new_files, sort_keys=True)}
+    reader_script = work / "reader.py"
+    reader_script.write_text(READER, encoding="utf-8")
+    rows = []
+    for trial in range(1, args.race_trials + 1):
+        shutil.rmtree(index)
+        shutil.copytree(context["old_index"], index)
+        shutil.rmtree(corpus)
+        shutil.copytree(context["new_notes"], corpus)
+        before = sorted(p.name for p in index.glob("gen-*"))
+        report = work / f"reader-{trial}.json"
+        reader = subprocess.Popen([sys.executable, str(reader_script), str(index), str(report)], env=env, cwd=work)
+        forced = trial % 2 == 0
+        delay = rng.uniform(0.0, context["build_seconds"])
+        first = subprocess.Popen(rag_cmd(args, corpus, index) + ["index"], env=env, cwd=work, text=True,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            first.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            pass
+        first_running = first.poll() is None
+        second = subprocess.Popen(rag_cmd(args, corpus, index) + ["index"] + (["--force"] if forced else []),
+                                  env=env, cwd=work, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        errs = [first.communicate()[1], second.communicate()[1]]
+        report.with_suffix(".stop").touch()
+        reader.wait(timeout=120)
+        seen = json.loads(report.read_text(encoding="utf-8"))
+        after = sorted(p.name for p in index.glob("gen-*"))
+        built = [line.split()[1] for err in errs for line in err.splitlines() if line.startswith("index: gen-")]
+        waited = "waiting for it to finish" in errs[1]
+        row = {"trial": trial, "second_after_s": round(delay, 2), "second_forced": forced,
+               "first_still_building": first_running, "second_waited": waited,
+               "exits": [first.returncode, second.returncode], "generations_before": before,
+               "generations_after": after, "reported": built, "reader_loads": seen["loads"],
+               "reader_failures": seen["failures"], "reader_generations": seen["generations"]}
+        clean = all("Traceback" not in err and "free disk space" not in err for err in errs)
+        data = store.load(index)
+        live = data.manifest["generation"]
+        # an unforced B either waited and took A's generation (or A took B's, when B got the lock first),
+        # or found the index up to date; a forced B builds its own after A's, under a new name
+        distinct = len(set(built))
+        row["ok"] = (row["exits"] == [0, 0] and clean and data.manifest["files"] == new_files
+                     and live == max(built, default="") and (distinct in (1, 2) if forced else distinct == 1)
+                     and not list(index.glob(".staging-*")) and not seen["failures"] and seen["loads"] > 0
+                     and set(seen["notes"]) <= known_notes)
+        if row["ok"]:
+            got, rebuilt = answers(settings, shared)
+            row["ok"] = not rebuilt and got == context["new_answers"]
+        rows.append(row)
+        print(f"race {trial:2d}: B {'--force ' if forced else ''}started {delay:5.2f}s after A "
+              f"({'while A built' if first_running else 'after A finished'}; B {'waited' if waited else 'did not wait'}); "
+              f"exits {row['exits']}; built {built or 'nothing new'}; live {live}; reader {seen['loads']} loads, "
+              f"{len(seen['failures'])} failures, saw {', '.join(seen['generations'])} -> "
+              f"{'ok' if row['ok'] else 'FAIL'}", flush=True)
+    notes_untouched = digest_tree(REPO / "corpus") == source_notes
+    summary = {"seed": args.seed, "trials": len(rows), "passed": sum(r["ok"] for r in rows),
+               "second_started_while_first_built": sum(r["first_still_building"] for r in rows),
+               "second_waited": sum(r["second_waited"] for r in rows),
+               "forced": sum(r["second_forced"] for r in rows),
+               "reader_loads": sum(r["reader_loads"] for r in rows),
+               "reader_failures": sum(len(r["reader_failures"]) for r in rows),
+               "models": list(settings.indexed_models), "uninterrupted_build_s": round(context["build_seconds"], 1),
+               "project_notes_untouched": notes_untouched}
+    print(f"race summary: {summary['passed']}/{summary['trials']} trials passed; B started while A built in "
+          f"{summary['second_started_while_first_built']} and waited in {summary['second_waited']}; "
+          f"the reader loaded the index {summary['reader_loads']} times with {summary['reader_failures']} failures",
+          flush=True)
+    name = "crash_race" if not args.embedders else f"crash_race-{args.embedders.replace(',', '_')}"
+    (REPO / "bench" / "results" / f"{name}.json").write_text(
+        json.dumps({"summary": summary, "trials": rows}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return 0 if summary["passed"] == summary["trials"] and notes_untouched else 1
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))  # run `finally` blocks on kill
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--trials", type=int, default=20, help="SIGKILL trials (0: only the race)")
+    parser.add_argument("--race-trials", type=int, default=20, help="two-builder race trials (0: none)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--lines", type=int, default=30, help="note lines edited before the killed build")
     parser.add_argument("--embedders", help="override the default models, e.g. hash for a dry run")

@@ -17,7 +17,8 @@ import numpy as np
 
 from rag.evidence import evidence_pool, section_units
 from rag.engine import Assistant
-from rag.exam import _distinct_tokens, _zscore, question_focus
+from rag.evidence import score_units
+from rag.exam import _distinct_tokens, _zscore, question_focus, score_options
 from rag.embed import make_embedder
 from rag.settings import load_settings
 
@@ -30,18 +31,16 @@ def signals_for(assistant, use, item) -> dict[str, dict[str, float]]:
     hits = assistant.retriever().search(query, 10)
     ids = evidence_pool(data, hits, sections=5, lectures=3)  # the pool exam mode scores
     e5 = assistant.embedders[model]
-    focus = question_focus(stem, ids, data, model, e5)  # the sentences that answer the question best
-    qtok, lexrel, top, weights = focus.question_tokens, focus.overlap, focus.top, focus.weights
+    focus = question_focus(stem, ids, data, model, e5.encode([stem], query=True)[0])  # the best-answering sentences
+    qtok, top, weights = focus.question_tokens, focus.top, focus.weights
     m_e5 = data.unit_matrix(model)[ids]
     m_use = data.unit_matrix("use")[ids]
     stem_e5 = e5.encode([stem], query=True)[0]
     rel = m_e5 @ stem_e5
-    utok = [set(data.unit_tokens[i]) for i in ids]
     distinct = _distinct_tokens(options)
     opt_e5 = e5.encode(list(options.values()), query=True)
     both_e5 = e5.encode([f"{stem} {o}" for o in options.values()], query=True)
     opt_use = use.encode(list(options.values()))
-    both_use = use.encode([f"{stem} {o}" for o in options.values()])
     # pool widened with each option's own top sections
     pool = list(ids)
     section_of = {}
@@ -70,19 +69,19 @@ def signals_for(assistant, use, item) -> dict[str, dict[str, float]]:
         out.setdefault(key, {})["pair_unit"] = float(np.max(a_z + b_z))
         out[key]["pair_sec"] = float(max(x + y for x, y in sections.values()))
     for j, key in enumerate(options):
-        own = distinct[key]
-        cover = np.array([len(own & t) / (len(own) or 1) for t in utok])
         out[key] |= {
             "e5_both_max": float(np.max(m_e5 @ both_e5[j])),
             "e5_gain_max": float(np.max(m_e5 @ both_e5[j] - rel)),
             "e5_opt_max": float(np.max(m_e5 @ opt_e5[j])),
             "e5_opt_top5": float(np.sum(weights * (m_e5[top] @ opt_e5[j])) / weights.sum()),
             "use_opt_max": float(np.max(m_use @ opt_use[j])),
-            "use_both_max": float(np.max(m_use @ both_use[j])),
             "use_opt_top5": float(np.sum(weights * (m_use[top] @ opt_use[j])) / weights.sum()),
-            "lex_cooccur": float(np.max(cover * (1 + lexrel))),
-            "lex_top5": float(np.sum(weights * cover[top]) / weights.sum()),
         }
+    # the shipped signals come from the product's own scorer, so the study cannot drift from it
+    units = score_units(query, data, model, ids, state.lexical.bm25.idf, assistant.settings.params.compose.lexical_weight)
+    shipped = score_options(stem, options, distinct, units, data, model, "use", query, assistant.settings.params.exam)
+    for key, signals in shipped.items():
+        out[key] |= {"use_both_max": signals["use_both"], "lex_cooccur": signals["cooccur"], "lex_top5": signals["top5"]}
     return out
 
 

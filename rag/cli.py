@@ -7,10 +7,13 @@ turns domain errors into one line on stderr with a non-zero exit code
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
 from pathlib import Path
 
+from rag.batch import OutputError, WorkerError
 from rag.embed import EmbedderError
 from rag.engine import Assistant, QueryError, clean_question
 from rag.errata import ErrataError
@@ -20,7 +23,7 @@ from rag.pipeline import MODES
 from rag.progress import Bar
 from rag.settings import RETRIEVER_KINDS, Settings, SettingsError, load_settings
 
-DOMAIN_ERRORS = (NotesError, SettingsError, EmbedderError, IndexError_, ErrataError)
+DOMAIN_ERRORS = (NotesError, SettingsError, EmbedderError, IndexError_, ErrataError, OutputError, WorkerError)
 
 
 def positive_int(text: str) -> int:
@@ -71,10 +74,18 @@ def cmd_search(args) -> int:
     return 0
 
 
+def read_question(text: str) -> str:
+    """The question argument; `-` reads it from standard input (for questions too big for a command line)."""
+    if text != "-":
+        return text
+    return sys.stdin.buffer.read().decode("utf-8", errors="replace")
+
+
 def cmd_ask(args) -> int:
-    clean_question(args.question, 10**9)  # an empty question fails before any loading
+    question = read_question(args.question)
+    clean_question(question, 10**9)  # an empty question fails before any loading
     assistant = _assistant(args)
-    answer = assistant.ask(args.question, mode=args.mode)
+    answer = assistant.ask(question, mode=args.mode)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=1))
     else:
@@ -83,7 +94,7 @@ def cmd_ask(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    from rag.batch import read_items, run_batch
+    from rag.batch import answer_in_processes, answer_items, answer_with, check_output_file, read_items, run_batch
 
     path = Path(args.file)
     if not path.is_file():
@@ -94,21 +105,45 @@ def cmd_batch(args) -> int:
     if not items:
         print(f"rag: error: {path} holds no valid questions", file=sys.stderr)
         return 1
+    output = Path(args.output)
+    check_output_file(output)  # before any model loads
     assistant = _assistant(args)
 
-    def answer(item) -> dict:
-        return assistant.ask(item.question, mode=args.mode if item.mode == "auto" else item.mode,
-                             options=item.options).to_json()
+    def answer_all(todo):
+        if args.workers == 1:
+            return answer_items(todo, lambda item: answer_with(assistant, item, args.mode), 1, Bar())
+        return answer_in_processes(todo, assistant.settings, args.mode, args.workers, Bar())
 
-    answered, skipped = run_batch(items, Path(args.output), answer, args.workers, Bar())
+    answered, skipped = run_batch(items, output, answer_all)
     print(f"answered {answered}, already done {skipped}, malformed lines {len(errors)} -> {args.output}", file=sys.stderr)
     return 1 if errors else 0
+
+
+def check_output_folder(folder: Path) -> None:
+    """Fail at once, before any model loads, when files cannot be written into `folder`."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"--out {folder} is a file; give a folder for the report, e.g. --out eval/runs/latest")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".rag-write-check-{os.getpid()}"
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT, 0o644))
+        probe.unlink()
+    except OSError as err:
+        raise OutputError(f"cannot write the report folder {folder}/ ({err.strerror}); "
+                          "choose a writable place with --out") from None
 
 
 def cmd_eval(args) -> int:
     from rag.evaluate import run_eval
 
-    return run_eval(args, _settings(args))
+    check_output_folder(Path(args.out))
+    try:
+        return run_eval(args, _settings(args))
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            raise
+        raise OutputError(f"cannot write the report into {args.out}/ ({err.strerror}); "
+                          "free disk space or choose another --out, and run again") from None
 
 
 def cmd_serve(args) -> int:
@@ -137,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", help="answer a question (Markdown, or JSON with --json)")
-    p.add_argument("question")
+    p.add_argument("question", help="the question; - reads it from standard input")
     p.add_argument("--mode", choices=MODES, default="auto")
     p.add_argument("--retriever", choices=RETRIEVER_KINDS)
     p.add_argument("--json", action="store_true")

@@ -19,8 +19,11 @@ every content line is a sentence or bullet of the notes, chosen by
 """
 from __future__ import annotations
 
+from rag.blocks import Block
 from rag.errata import Erratum, render_with_errata
 from rag.evidence import Evidence, ScoredUnit, gather_evidence
+from rag.retrieve import Query
+from rag.text import has_content
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
 from rag.types import Chunk, Citation, Hit
 
@@ -56,7 +59,7 @@ def topic_title(chunk: Chunk) -> str:
     return chunk.heading_path[-1] if len(chunk.heading_path) > 1 else chunk.source
 
 
-def overview_title(topics: list[tuple[Chunk, list[ScoredUnit]]]) -> str:
+def overview_title(topics: list[tuple[Chunk, list]]) -> str:
     lectures = list(dict.fromkeys(c.heading_path[1] if len(c.heading_path) > 1 else c.heading_path[0]
                                   for c, _ in topics))
     return " / ".join(lectures[:2])
@@ -69,24 +72,35 @@ def render_line(unit: ScoredUnit, citations: CitationList, errata: list[Erratum]
     return line if correction is None else f"{line}\n  - {correction}"
 
 
-def compose_answer(evidence: Evidence, errata: list[Erratum], header: list[str] | None = None) -> tuple[str, tuple[Citation, ...]]:
+def render_block(block: Block, citations: CitationList, errata: list[Erratum]) -> list[str]:
+    """A block as nested bullets in the notes' order: its head cited, its children under it."""
+    out = []
+    for line in block.lines:
+        text, correction = render_with_errata(line.text, errata)
+        indent = "  " * line.depth
+        out.append(f"{indent}- {text} [{citations.cite(block.chunk)}]" if line.depth == 0 else f"{indent}- {text}")
+        if correction is not None:
+            out.append(f"{indent}  - {correction}")
+    return out
+
+
+def compose_answer(evidence: Evidence, errata: list[Erratum]) -> tuple[str, tuple[Citation, ...]]:
     """Markdown in the notes' format from the chosen evidence, plus its citations."""
     citations = CitationList()
-    lines = list(header or [])
     overview = overview_title(evidence.topics)
-    lines += [f"**{overview}**", ""]
-    used = set()
-    for chunk, units in evidence.topics:
+    lines = [f"**{overview}**", ""]
+    for chunk, blocks in evidence.topics:
         title = topic_title(chunk)
         lines.append(f"**{'핵심 내용' if title == overview else title}**")
-        for unit in units:
-            lines.append(render_line(unit, citations, errata))
-            used.add(unit.text)
+        for block in blocks:
+            lines += render_block(block, citations, errata)
         lines.append("")
     lines.append("**TL;DR**")
-    tldr = [u for u in evidence.summary if u.text not in used] or [evidence.topics[0][1][0]]
-    for unit in tldr[:2]:
-        lines.append(render_line(unit, citations, errata))
+    if evidence.summary:
+        lines += [render_line(unit, citations, errata) for unit in evidence.summary]
+    else:
+        first = evidence.topics[0][1][0]
+        lines.append(render_block(first, citations, errata)[0].split("\n")[0])
     lines += ["", citations.render()]
     return "\n".join(lines), citations.citations()
 
@@ -120,10 +134,11 @@ class QuestionMode:
         return default_plan(request, models)
 
     def answer(self, request: Request, context: AnswerContext) -> ModeResult:
+        focus = Query(request.question, context.embedders) if request.context else None
         evidence = gather_evidence(context.query, context.hits, context.data, context.model_id, context.idf,
-                                   context.params.compose)
-        if not evidence.covers(context.params.abstain):
+                                   context.params.compose, focus)
+        if not has_content(request.question) or not evidence.covers(context.params.abstain):
             markdown, citations = compose_abstention(context.hits)
             return ModeResult((), markdown, citations, abstained=True)
         markdown, citations = compose_answer(evidence, context.errata)
-        return ModeResult(evidence.units, markdown, citations)
+        return ModeResult(evidence.blocks + tuple(evidence.summary), markdown, citations)

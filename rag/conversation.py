@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from rag.evidence import salient_terms
+from rag.types import Answer
 from rag.lexical import english_term
 
 MAX_FOLLOW_UP_WORDS = 12
@@ -63,6 +65,14 @@ class Turn:
     context: str | None = None
 
 
+def turn_of(answer: Answer) -> Turn:
+    """The turn an answer leaves for the next message: its question, the heading its answer came from (none
+    when it abstained), and the context it was searched with."""
+    topic = answer.citations[0].chunk.heading_path[-1] if answer.citations and not answer.abstained else ""
+    context = answer.retrieval_text[: -len(answer.question)].strip() if answer.retrieval_text.endswith(answer.question) else ""
+    return Turn(answer.question, topic, context or None)
+
+
 def words(text: str) -> list[str]:
     return WORD.findall(text)
 
@@ -93,12 +103,34 @@ def points_back(message: str) -> bool:
     return any(word.lower() in POINTERS for word in words(message))
 
 
-def is_follow_up(message: str) -> bool:
-    """True when `message` reads as a continuation of the previous question."""
+def subject_vocabulary(headings: Sequence[str], most_headings: int = 3) -> frozenset[str]:
+    """Heading words specific enough to name a subject: those in at most `most_headings` distinct headings
+    ("cluster", "sticky"), not the ones most headings share ("instance", "개요")."""
+    counts: dict[str, int] = {}
+    for heading in set(headings):
+        for word in set(content_words(heading)):
+            counts[word] = counts.get(word, 0) + 1
+    return frozenset(w for w, n in counts.items() if n <= most_headings)
+
+
+def subjects(text: str, vocabulary: frozenset[str] = frozenset()) -> set[str]:
+    """The AWS things `text` names: English names (a capital or a digit) and words of `vocabulary` (the
+    notes' specific heading words), normalised. Aspect words ("비용", "risk") name no subject."""
+    return {english_term(t) for t in salient_terms(text)} | (set(content_words(text)) & vocabulary)
+
+
+def is_follow_up(message: str, vocabulary: frozenset[str] = frozenset()) -> bool:
+    """True when `message` reads as a continuation of the previous question.
+
+    A short message that names no AWS thing of its own ("그럼 비용은?", "what's the risk?", "몇 계층에서
+    동작해?") leans on the previous turn for its subject, whatever question word it has.
+    """
     tokens = words(message)
     if not tokens or len(tokens) > MAX_FOLLOW_UP_WORDS or "\n" in message.strip():
         return False
     if LEADS.match(message) or points_back(message) or not content_words(message):
+        return True
+    if len(tokens) <= SHORT_WORDS * 2 and not subjects(message, vocabulary):
         return True
     asks = (any(normal(t) in QUESTION or t.lower() in QUESTION for t in tokens)
             or bool(YES_NO.match(message)) or bool(KOREAN_ASKS.search(message)))
@@ -113,14 +145,20 @@ def _subject(turn: Turn) -> set[str]:
     return subject
 
 
-def context_for(message: str, history: Sequence[Turn]) -> str | None:
-    """Earlier conversation text to retrieve `message` with, or None when it stands alone."""
-    if not history or not is_follow_up(message):
+def context_for(message: str, history: Sequence[Turn], vocabulary: frozenset[str] = frozenset()) -> str | None:
+    """Earlier conversation text to retrieve `message` with, or None when it stands alone.
+
+    The message itself is always searched whole; the context only adds to it. A previous turn that found
+    nothing in the notes (junk, small talk, an uncovered question) lends no context. `vocabulary` holds
+    the words that name a subject in these notes (`subject_vocabulary`).
+    """
+    if not history or not is_follow_up(message, vocabulary) or not history[-1].topic:
         return None
     last = history[-1]
     kept = [w for w in words(f"{last.context or ''} {last.question}")
             if not LEADS.fullmatch(w) and normal(w) not in PARTICLES]
-    if content_words(message) and not points_back(message):
+    earlier = subjects(f"{last.context or ''} {last.question} {last.topic}", vocabulary)
+    if subjects(message, vocabulary) - earlier and not points_back(message):
         subject = _subject(last)  # a new subject: keep only the previous aspect
         kept = [w for w in kept if normal(w) not in subject]
         if not content_words(" ".join(kept)):

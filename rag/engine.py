@@ -11,10 +11,12 @@ import re
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Sequence
 
 from rag import index as index_store
 from rag.compose import QuestionMode
+from rag.conversation import Turn, context_for, subject_vocabulary
 from rag.embed import Embedder, make_embedder
 from rag.errata import Erratum, load_errata, unmatched
 from rag.exam import ExamMode
@@ -24,6 +26,7 @@ from rag.pipeline import MODES, AnswerContext, AskOptions, Request, validate_cit
 from rag.progress import Progress, silent
 from rag.retrieve import RETRIEVER_KINDS, LexicalRetriever, Query, make_retriever
 from rag.settings import Settings
+from rag.text import has_content, normalise
 from rag.types import Answer, Hit
 from rag.verify import VerifyMode
 
@@ -41,14 +44,17 @@ class State:
     lexical: LexicalRetriever
     errata: list[Erratum]
     generation: str
+    vocabulary: frozenset[str]  # heading words that name a subject, for follow-ups
+    stale: bool = False  # the notes changed but their index could not be built: answers come from this older one
 
 
 def clean_question(text: str, max_chars: int) -> tuple[str, tuple[str, ...]]:
     """The question without control characters, truncated with a notice when huge."""
     if not isinstance(text, str):
-        raise QueryError("the question must be text")
+        kind = "null" if text is None else type(text).__name__
+        raise QueryError(f'the question must be text, not {kind}; send e.g. "What is a spread placement group?"')
     text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates (undecodable argv bytes) become '?'
-    text = CONTROL.sub(" ", text).strip()
+    text = CONTROL.sub(" ", normalise(text)).strip()
     if not text:
         raise QueryError('the question is empty; type a question, e.g. "What is a spread placement group?"')
     if len(text) > max_chars:
@@ -69,7 +75,8 @@ class Assistant:
     def ensure_index(self, force: bool = False, fallback: bool = True) -> index_store.BuildReport | None:
         """Load the index, building or refreshing it when missing, damaged or stale.
 
-        When the refreshed index cannot be written, `fallback` keeps answering from the last good one.
+        When the refreshed index cannot be written, `fallback` keeps answering from the last good one, marked
+        stale; a build of the same notes that failed before is not retried then until the disk has room.
         """
         with self._lock:
             previous = None
@@ -77,34 +84,44 @@ class Assistant:
             _, hashes = load_corpus(self.settings.corpus_dir, self.settings.chunker)
             try:
                 previous = index_store.load(self.settings.index_dir)
-                reason = index_store.staleness(previous, self.settings, hashes)
+                reason = index_store.staleness(previous, self.settings, hashes, self.embedders)
                 if reason is None and not force:
                     self._install(previous)
                     return None
                 reason = reason or "re-index requested"
+                failed = index_store.failed_build(self.settings, hashes) if fallback else None
+                if failed:
+                    self.log(f"index: {reason}, but building it failed before ({failed}); answering from the last "
+                             f"good index ({previous.manifest['generation']}), marked stale, until the disk has "
+                             "room or `rag index` succeeds")
+                    self._install(previous, stale=True)
+                    return None
                 self.log(f"index: {reason}; updating")
             except index_store.IndexMissing as err:
                 self.log(f"index: {err}")
             except index_store.IndexCorrupt as err:
                 self.log(f"index: {err}")
             try:
-                report = index_store.build(self.settings, self.embedders, previous, reason, self.progress)
+                report = index_store.build(self.settings, self.embedders, previous, reason, self.progress,
+                                           self.log, force)
             except index_store.IndexUnwritable as err:
                 if previous is None or not fallback:
                     raise
-                self.log(f"index: {err}; answering from the last good index ({previous.manifest['generation']})")
-                self._install(previous)
+                self.log(f"index: {err}; answering from the last good index ({previous.manifest['generation']}), "
+                         "marked stale")
+                self._install(previous, stale=True)
                 return None
             self._install(index_store.load(self.settings.index_dir))
             self.log(f"index: {report.generation} ready, {report.chunks} chunks, {report.units} sentences, "
                      f"{report.embedded} embedded, {report.reused} reused, {report.seconds:.1f}s")
             return report
 
-    def _install(self, data: index_store.IndexData) -> None:
+    def _install(self, data: index_store.IndexData, stale: bool = False) -> None:
         errata = load_errata(self.settings.corpus_dir)
         for erratum in unmatched(errata, data.chunks):
             self.log(f"errata: quote no longer found in the notes: {erratum.quote[:60]!r}; update corpus/errata.toml")
-        self._state = State(data, LexicalRetriever(data), errata, data.manifest["generation"])
+        vocabulary = subject_vocabulary([h for chunk in data.chunks for h in chunk.heading_path[1:]])
+        self._state = State(data, LexicalRetriever(data), errata, data.manifest["generation"], vocabulary, stale)
 
     @property
     def option_model(self) -> str:
@@ -132,27 +149,35 @@ class Assistant:
 
     def ask(self, text: str, mode: str = "auto", options: dict[str, str] | None = None,
             kind: str | None = None, context: str | None = None, top_k: int | None = None,
-            embedder: str | None = None) -> Answer:
-        """Answer one question. `context` is earlier conversation text used for retrieval only.
+            embedder: str | None = None, history: Sequence[Turn] = ()) -> Answer:
+        """Answer one question.
 
-        `kind`, `top_k` and `embedder` (one of the indexed models) are this request's own retrieval options;
-        they never change the assistant's settings.
+        `history` holds the conversation's earlier turns (`rag.conversation.turn_of(answer)`); a follow-up
+        is searched with the context they lend (`Answer.retrieval_text` shows it). `context` sets that
+        retrieval context directly instead. `kind`, `top_k` and `embedder` (one of the indexed models) are
+        this request's own retrieval options; they never change the assistant's settings.
         """
-        return self.answer(text, AskOptions(mode, kind, top_k, embedder), options, context)
+        return self.answer(text, AskOptions(mode, kind, top_k, embedder), options, context, history)
 
     def answer(self, text: str, ask: AskOptions = AskOptions(), options: dict[str, str] | None = None,
-               context: str | None = None) -> Answer:
+               context: str | None = None, history: Sequence[Turn] = ()) -> Answer:
         """Answer one question with this request's own options: clean, pick the mode, retrieve, dispatch."""
         started = time.perf_counter()
-        request, notices = self.prepare(text, ask, options, context)
         state = self.state
+        request, notices = self.prepare(text, ask, options, context)
+        if context is None and history:
+            request = replace(request, context=context_for(request.question, history, state.vocabulary))
         mode = ANSWER_MODES[request.mode]
         plan = mode.plan(request, (ask.embedder,) if ask.embedder else self.settings.embedders, self.option_model)
         timings: dict[str, float] = {}
         query = self.query(plan.text)
         t0 = time.perf_counter()
-        query.vector(self.settings.embedders[0])
+        companions = dict(plan.companions)
+        first = self.settings.embedders[0]
+        query.encode_with(first, companions.pop(first, ()))
         timings["encode_ms"] = (time.perf_counter() - t0) * 1000
+        for model_id, texts in companions.items():
+            query.encode_with(model_id, texts)  # the query's own vector for this model comes in the same call
         t0 = time.perf_counter()
         hits = self.retriever(ask.retriever, plan.models, state).search(query, ask.top_k or self.settings.top_k)
         timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
@@ -169,7 +194,7 @@ class Assistant:
                       abstained=result.abstained, citations=result.citations, hits=tuple(hits), choice=result.choice,
                       is_correct=result.is_correct, verdicts=result.verdicts, timings_ms=timings, notices=notices,
                       retrieval_text=plan.text, confidence=result.confidence, uncertain=result.uncertain,
-                      generation=state.generation, citations_dropped=dropped)
+                      generation=state.generation, stale=state.stale, citations_dropped=dropped)
 
     def prepare(self, text: str, ask: AskOptions, options: dict[str, str] | None,
                 context: str | None) -> tuple[Request, tuple[str, ...]]:
@@ -184,6 +209,8 @@ class Assistant:
         if options is None:
             question, options = parse_options(question)
         mode = detect_mode(question, options) if ask.mode == "auto" else ask.mode
+        if mode == "verify" and not has_content(question):
+            mode = "qa"  # '.', '!!!', 'ㅋㅋㅋ': nothing to check; question mode gives the standard abstention
         if mode == "exam" and not options:
             raise QueryError("exam mode needs answer options, e.g. 'A. ... B. ... C. ... D. ...'")
         return Request(question, mode, dict(options) if mode == "exam" else {}, context, ask), notices

@@ -169,6 +169,8 @@ def confidence_note(scored: list, kind: str) -> str:
         return f"{kind}: no items"
     if not reported:
         return f"{kind}: no confidence reported (n={len(chosen)}); the curve is one point, all answers"
+    if reported == len(chosen):
+        return f"{kind}: confidence reported on all {reported} answers"
     return f"{kind}: confidence reported on {reported} of {len(chosen)} answers; answers without one come last, together"
 
 

@@ -4,7 +4,7 @@
 and out-of-scope items, told apart by their fields), answers every item or
 reuses a `rag batch` output (`--answers`), runs each baseline retriever on
 the same items, and writes `metrics.json`, `items.jsonl` (every item's
-scores), `report.md`, `recall_at_k.png` and the risk–coverage plots into
+scores), `answers.jsonl` (the answers, reusable with `--answers`), `report.md`, `recall_at_k.png` and the risk–coverage plots into
 `--out` (`rag/eval_report.py` writes the report and plots). Malformed gold
 lines are reported with file and line; the rest are still scored and the
 exit code is 1.
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag import metrics as M
-from rag.conversation import Turn, context_for
+from rag.conversation import turn_of
 from rag.progress import Bar, Progress, silent
 from rag.retrieve import Query
 
@@ -269,11 +269,9 @@ def locate_evidence(items: list[GoldItem], notes: NotesMap) -> tuple[dict[str, f
 
 # ---- answering -------------------------------------------------------------------------------
 def ask_followup(assistant, first: str, second: str) -> dict:
-    """The second turn answered as the chat page answers it: the first answer's topic feeds the context."""
-    answer = assistant.ask(first)
-    topic = "" if answer.abstained or not answer.citations else answer.citations[0].chunk.heading_path[-1]
-    context = context_for(second, [Turn(first, topic=topic)])
-    return {**assistant.ask(second, context=context).to_json(), "first_turn": {"question": first, "topic": topic}}
+    """The second turn of a two-turn conversation: the first is answered, then lent as history."""
+    turn = turn_of(assistant.ask(first))
+    return {**assistant.ask(second, history=[turn]).to_json(), "first_turn": {"question": first, "topic": turn.topic}}
 
 
 def ask_item(assistant, item: GoldItem) -> dict:
@@ -450,9 +448,13 @@ def split_label(gold_paths: list[Path]) -> str:
     return "mixed or unnamed split: read as in-sample unless every file is a test_* file"
 
 
+def write_jsonl(path: Path, records: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+
+
 def evaluate(gold_paths: list[Path], assistant, retrievers: list[str], out_dir: Path, progress: Progress = silent,
              answers_path: Path | None = None, embedders: dict | None = None) -> EvalRun:
-    """Score gold files; writes metrics.json, items.jsonl, report.md and the plots into `out_dir`.
+    """Score gold files; writes metrics.json, items.jsonl, answers.jsonl, report.md and the plots into `out_dir`.
 
     `embedders` encode the baseline retrievers' queries (default: the assistant's own models).
     """
@@ -471,6 +473,7 @@ def evaluate(gold_paths: list[Path], assistant, retrievers: list[str], out_dir: 
         errors += answer_errors
     else:
         answers = answer_gold(items, assistant, progress)
+        write_jsonl(out_dir / "answers.jsonl", [{"id": key, **answer} for key, answer in answers.items()])
     runs = retrieval_runs(items, assistant, retrievers, answers, embedders or assistant.embedders, progress)
     scored = {i.id: score_item(i, answers.get(i.id)) for i in items}
     groups = groups_of(items)
@@ -488,8 +491,7 @@ def evaluate(gold_paths: list[Path], assistant, retrievers: list[str], out_dir: 
         "seconds": round(time.monotonic() - started, 1),
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=1), encoding="utf-8")
-    (out_dir / "items.jsonl").write_text("".join(json.dumps(s.to_json(), ensure_ascii=False) + "\n"
-                                                 for s in scored.values()), encoding="utf-8")
+    write_jsonl(out_dir / "items.jsonl", [s.to_json() for s in scored.values()])
     summary, plots = write_report(metrics, list(scored.values()), out_dir)
     return EvalRun(metrics, summary, out_dir / "recall_at_k.png", errors, plots)
 

@@ -1,26 +1,36 @@
-"""Evidence selection: which note sections and lines answer a question.
+"""Evidence selection: which note blocks answer a question.
 
-The grain is a *unit*: one sentence or bullet of a chunk, with its source
-line (`rag.notes.units_of`). A unit's score for a query is its dense cosine
-plus a weighted share of the query's idf mass it contains. Question mode
-picks up to `max_topics` sections among the top hits and the best lines of
-each (`gather_evidence`); exam and verify draw their candidate lines from the
-same pool (`evidence_pool`). Whether the notes cover a question at all is one
-rule, `out_of_scope`, shared by every mode.
+Question mode quotes *blocks*, the notes' own structure (`rag/blocks.py`): a
+bullet with its sub-bullets, a lead-in line with its list, a prose line.
+Every block of the top hits' sections is a candidate; the ranker
+(`rag/ranker.py`, fit on dev) gives each the probability that it answers the
+question, preferring blocks that add what the question asks for over blocks
+that restate it. `select_blocks` keeps the best block and those close to it,
+within the answer's length budget, and covers both sides of a comparison.
+
+Exam and verify score *units* (one sentence of a line, `rag.notes.units_of`):
+dense cosine plus a weighted share of the query's idf mass, drawn from the
+same sections (`evidence_pool`). Whether the notes cover a question at all is
+one rule, `out_of_scope`, shared by every mode.
 
 Rendering the chosen evidence is `rag/compose.py`'s job.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
+from rag.blocks import Block, section_blocks
 from rag.index import IndexData
 from rag.language import HANGUL
-from rag.lexical import ENGLISH, STOPWORDS, english_term, tokenize
+from rag.lexical import ENGLISH, STOPWORDS, english_term, expand_query, tokenize
 from rag.params import AbstainParams, ComposeParams
+from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows, shipped
 from rag.retrieve import Query
 from rag.types import Chunk, Hit
+
+COMPARISON = re.compile(r"\bdifferen|\bvs\.?\b|\bcompare|\bversus\b|차이|비교|다른 점|뭐가 달라|어떻게 달라", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -100,91 +110,149 @@ def unknown_terms(text: str, data: IndexData) -> tuple[list[str], int]:
     return unknown, len(terms)
 
 
-def out_of_scope(best_similarity: float, unknown_share: float, params: AbstainParams) -> bool:
-    """The one rule that says the notes do not cover a text: nothing close enough, or names the notes lack."""
-    return best_similarity < params.similarity or unknown_share >= params.unknown_terms
+MARKUP = re.compile(r"<[^>]{0,200}>|&[a-z]+;|[ㄱ-ㅎㅏ-ㅣ]+")  # HTML tags and entities, bare jamo (ㅋㅋ, ㅠㅠ)
+
+
+def known_mass(text: str, data: IndexData, idf: dict[str, float]) -> tuple[float, bool]:
+    """How much the notes know of `text`'s words, and whether it names an English term the notes use.
+
+    The mass is the words' summed BM25 idf (markup stripped) in units of the idf of a word found in one
+    chunk, so it reads the same for a small notes file and a large one. Junk, keyboard mash and small talk
+    know almost nothing.
+    """
+    cleaned = MARKUP.sub(" ", text)
+    rare = math.log(1 + (len(data.chunks) + 0.5) / 1.5)
+    mass = sum(idf.get(t, 0.0) for t in set(tokenize(expand_query(cleaned)))) / rare
+    return mass, any(t in data.known_terms for t in salient_terms(cleaned))
+
+
+def out_of_scope(best_similarity: float, unknown_share: float, params: AbstainParams,
+                 mass: float = float("inf"), names_known_term: bool = True) -> bool:
+    """The one rule that says the notes do not cover a text: nothing close enough, names the notes lack,
+    or words the notes barely know."""
+    return (best_similarity < params.similarity or unknown_share >= params.unknown_terms
+            or (mass < params.min_known_mass and not names_known_term))
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """The units chosen for an answer, grouped by topic section."""
+    """The blocks chosen for an answer, grouped by topic section, and the signals about coverage."""
 
-    topics: list[tuple[Chunk, list[ScoredUnit]]]
+    topics: list[tuple[Chunk, list[Block]]]
     summary: list[ScoredUnit]
     best_similarity: float
     unknown_share: float
     unknown: tuple[str, ...] = ()
+    top_probability: float = 0.0  # the ranker's probability that the best block answers the question
+    known_mass: float = float("inf")  # see `known_mass`
+    names_known_term: bool = True
 
     def covers(self, params: AbstainParams) -> bool:
-        return bool(self.topics) and not out_of_scope(self.best_similarity, self.unknown_share, params)
+        return bool(self.topics) and not out_of_scope(self.best_similarity, self.unknown_share, params,
+                                                      self.known_mass, self.names_known_term)
 
     @property
-    def units(self) -> tuple[ScoredUnit, ...]:
-        """Every chosen line, topics first, then the summary."""
-        return tuple(u for _, units in self.topics for u in units) + tuple(self.summary)
+    def blocks(self) -> tuple[Block, ...]:
+        return tuple(b for _, blocks in self.topics for b in blocks)
+
+
+def candidate_sections(hits: list[Hit], limit: int) -> list[tuple]:
+    """Section keys of the top `limit` hits, best first, without repeats."""
+    return list(dict.fromkeys(h.chunk.section_key for h in hits[:limit]))
+
+
+def candidate_blocks(query: Query, hits: list[Hit], data: IndexData, model_id: str, idf: dict[str, float],
+                     params: ComposeParams = ComposeParams()) -> list[Candidate]:
+    """Every block of the top hits' sections, with its measured signals."""
+    query_vector = query.vector(model_id)
+    query_tokens = set(query.tokens)
+    out = []
+    for rank, key in enumerate(candidate_sections(hits, params.candidate_hits)):
+        heading_tokens = set(tokenize(key[1][-1])) if len(key[1]) > 1 else set()
+        named = len(query_tokens & heading_tokens) / len(heading_tokens) if heading_tokens else 0.0
+        blocks = [b for b in section_blocks(data, key) if b.units]
+        dense = [float((data.unit_matrix(model_id)[list(b.units)] @ query_vector).max()) for b in blocks]
+        for k, block in enumerate(blocks):
+            ids = list(block.units)
+            tokens = frozenset(t for i in ids for t in data.unit_tokens[i])
+            out.append(Candidate(block, dense[k], max(lexical_overlap(query.tokens, data.unit_tokens[i], idf) for i in ids),
+                                 lexical_overlap(query.tokens, list(tokens), idf), tokens, rank, named,
+                                 dense[k - 1] if k else dense[k], dense[k + 1] if k + 1 < len(blocks) else dense[k]))
+    return out
+
+
+def rank_blocks(query: Query, candidates: list[Candidate]) -> list[tuple[float, Candidate]]:
+    """Candidates with the shipped ranker's probability that they answer the question, best first."""
+    shape = QuestionShape.of(query.text, query.tokens)
+    probabilities = shipped("ranker", FEATURES).probabilities(feature_rows(shape, candidates))
+    return sorted(zip(probabilities.tolist(), candidates), key=lambda pair: (-pair[0], pair[1].block.first_line))
 
 
 def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: str,
-                    idf: dict[str, float], params: ComposeParams = ComposeParams()) -> Evidence:
-    """Pick up to `max_topics` topic sections among the top hits and their best lines."""
-    candidates: list[tuple] = []
-    for hit in hits[:params.candidate_hits]:
-        if hit.chunk.section_key not in candidates:
-            candidates.append(hit.chunk.section_key)
-    scored_sections = []
-    best_similarity = -1.0
-    query_tokens = set(query.tokens)
-    for rank, key in enumerate(candidates):
-        units = score_units(query, data, model_id, section_units(data, key), idf, params.lexical_weight)
-        body = [u for u in units if not u.chunk.is_summary] or units
-        if not body:
-            continue
-        heading_tokens = set(tokenize(key[1][-1])) if len(key[1]) > 1 else set()
-        named = len(query_tokens & heading_tokens) / len(heading_tokens) if heading_tokens else 0.0
-        top = max(u.score for u in body) + params.heading_weight * named
-        dense_top = max(float(data.unit_matrix(model_id)[u.index] @ query.vector(model_id)) for u in body)
-        best_similarity = max(best_similarity, dense_top)
-        scored_sections.append((top + params.rank_bonus / (1 + rank), key, body))
-    scored_sections.sort(key=lambda s: -s[0])
-    topics = []
-    if scored_sections:
-        lead = scored_sections[0][0]
-        for section_score, key, body in scored_sections[:params.max_topics]:
-            if topics and section_score < lead - params.topic_gap:
-                break
-            chosen = pick_lines(body, data, params)
-            chosen.sort(key=lambda u: u.line)
-            topics.append((chosen[0].chunk, chosen))
+                    idf: dict[str, float], params: ComposeParams = ComposeParams(),
+                    focus: Query | None = None) -> Evidence:
+    """The best blocks among the top hits' sections, grouped by section in note order, and the TL;DR lines.
+
+    `focus` is the follow-up message alone: the sections come from the whole retrieval text (`query`, with
+    the conversation's context), but the blocks are ranked by what the new message asks.
+    """
+    candidates = candidate_blocks(query, hits, data, model_id, idf, params)
+    if focus is not None:
+        candidates, covered = candidate_blocks(focus, hits, data, model_id, idf, params), candidates
+    else:
+        covered = candidates
+    focus = focus or query
+    ranked = rank_blocks(focus, [c for c in candidates if not c.block.chunk.is_summary] or candidates)
+    chosen = select_blocks(focus, ranked, params)
+    by_section: dict[tuple, list[Block]] = {}
+    for block in chosen:
+        by_section.setdefault(block.chunk.section_key, []).append(block)
+    topics = [(blocks[0].chunk, sorted(blocks, key=lambda b: b.first_line)) for blocks in by_section.values()]
+    used_lines = {line.number for block in chosen for line in block.lines}
     summary: list[ScoredUnit] = []
-    lectures = list(dict.fromkeys(lecture_key(chunk) for chunk, _ in topics))
-    for key in lectures:
+    for key in dict.fromkeys(lecture_key(chunk) for chunk, _ in topics):
         ids = [i for chunk in data.chunks_by_section.get(key, []) if chunk.is_summary
-               for i in data.units_by_chunk.get(chunk.chunk_id, [])]
+               for i in data.units_by_chunk.get(chunk.chunk_id, []) if data.units[i].line not in used_lines]
         summary.extend(score_units(query, data, model_id, ids, idf, params.lexical_weight))
     summary = answer_language_first(summary)
     summary.sort(key=lambda u: -u.score)
     unknown, total = unknown_terms(query.text, data)
-    return Evidence(topics, summary[:params.summary_lines], best_similarity, len(unknown) / max(total, 1), tuple(unknown))
+    best_similarity = max((c.dense for c in covered if not c.block.chunk.is_summary), default=-1.0)
+    mass, names_known = known_mass(query.text, data, idf)
+    return Evidence(topics, summary[:params.summary_lines], best_similarity, len(unknown) / max(total, 1),
+                    tuple(unknown), ranked[0][0] if ranked else 0.0, mass, names_known)
+
+
+def select_blocks(query: Query, ranked: list[tuple[float, Candidate]], params: ComposeParams) -> list[Block]:
+    """The top block, then blocks close to it in probability, within the topic, block and length budgets.
+
+    A question that compares two things whose sections it names gets the best block of each.
+    """
+    if not ranked:
+        return []
+    lead = ranked[0][0]
+    chosen: list[Block] = [ranked[0][1].block]
+    if COMPARISON.search(query.text):
+        named = [c for _, c in ranked if c.heading_named >= 0.5]
+        for candidate in named:
+            if all(b.chunk.section_key != candidate.block.chunk.section_key for b in chosen):
+                chosen.append(candidate.block)
+                break
+    length = sum(len(b.text) for b in chosen)
+    for probability, candidate in ranked[1:]:
+        block = candidate.block
+        sections = {b.chunk.section_key for b in chosen}
+        if len(chosen) >= params.max_blocks or probability < params.keep_ratio * lead:
+            break
+        if block in chosen or length + len(block.text) > params.max_answer_chars:
+            continue
+        if block.chunk.section_key not in sections and len(sections) >= params.max_topics:
+            continue
+        chosen.append(block)
+        length += len(block.text)
+    return chosen
 
 
 def answer_language_first(units: list[ScoredUnit]) -> list[ScoredUnit]:
     """The TL;DR is prose in the answer's language (Korean); notes in another language offer their own lines."""
     return [u for u in units if HANGUL.search(u.text)] or [u for u in units if u.chunk.lang != "ko"]
-
-
-def pick_lines(body: list[ScoredUnit], data: IndexData, params: ComposeParams = ComposeParams()) -> list[ScoredUnit]:
-    """The section's best lines: close to its top score, informative, and not repeating each other."""
-    best = max(u.score for u in body)
-    informative = [u for u in body if len(u.text) >= params.min_line_chars] or body
-    chosen: list[ScoredUnit] = []
-    for unit in sorted(informative, key=lambda u: -u.score):
-        if unit.score < best - params.line_gap or len(chosen) == params.lines_per_topic:
-            break
-        tokens = set(data.unit_tokens[unit.index])
-        if all(_jaccard(tokens, set(data.unit_tokens[c.index])) < params.duplicate_jaccard for c in chosen):
-            chosen.append(unit)
-    return chosen or [max(body, key=lambda u: u.score)]
-
-
-def _jaccard(a: set, b: set) -> float:
-    return len(a & b) / len(a | b) if a | b else 1.0

@@ -13,8 +13,11 @@ so that only the contrast between options counts:
 
 `bench/exam_signals.py` measures each signal alone and combined on the dev
 split; equal weights are used. Questions asking for the exception (NOT,
-EXCEPT, 아닌, 틀린) pick the lowest-scoring option. A small margin between
-the top two marks the pick as uncertain.
+EXCEPT, 아닌, 틀린) pick the lowest-scoring option. The margin between the
+top two becomes a confidence through a logistic curve fit on dev
+(`bench/fit_exam.py`); a pick below `ExamParams.confident` is marked 불확실.
+Each option's reason is a note line found with the option's own terms; an
+option the notes say nothing about says so.
 """
 from __future__ import annotations
 
@@ -58,10 +61,10 @@ class QuestionFocus:
     weights: np.ndarray  # their softmax weights
 
 
-def question_focus(stem: str, ids: list[int], data, model_id: str, embedder,
+def question_focus(stem: str, ids: list[int], data, model_id: str, stem_vector: np.ndarray,
                    params: ExamParams = ExamParams()) -> QuestionFocus:
     """Rank the pool's sentences by e5 similarity to the question alone plus its term overlap."""
-    dense = data.unit_matrix(model_id)[ids] @ embedder.encode([stem], query=True)[0]
+    dense = data.unit_matrix(model_id)[ids] @ stem_vector
     question_tokens = set(tokenize(expand_query(stem)))
     overlap = np.array([len(question_tokens & set(data.unit_tokens[i])) / (len(question_tokens) or 1) for i in ids])
     relevance = dense + params.focus_overlap_weight * overlap
@@ -70,15 +73,21 @@ def question_focus(stem: str, ids: list[int], data, model_id: str, embedder,
     return QuestionFocus(question_tokens, overlap, top, weights)
 
 
+def option_texts(stem: str, options: dict[str, str]) -> tuple[str, ...]:
+    """What the option model encodes per option: the question with the option."""
+    return tuple(f"{stem} {text}" for text in options.values())
+
+
 def score_options(stem: str, options: dict[str, str], distinct: dict[str, set[str]], units: list[ScoredUnit],
-                  data, model_id: str, option_model: str, embedders: dict,
+                  data, model_id: str, option_model: str, query,
                   params: ExamParams = ExamParams()) -> dict[str, dict[str, float]]:
-    """Per option, each signal's raw value (before contrast)."""
+    """Per option, each signal's raw value (before contrast). `query` holds the encodings
+    (`Query.companion`): the stem under `model_id`, each question + option under `option_model`."""
     if not units:
         return {k: {name: 0.0 for name in params.weights} for k in options}
     ids = [u.index for u in units]
-    focus = question_focus(stem, ids, data, model_id, embedders[model_id], params)
-    both = embedders[option_model].encode([f"{stem} {text}" for text in options.values()], query=True)
+    focus = question_focus(stem, ids, data, model_id, query.companion(model_id, stem), params)
+    both = np.array([query.companion(option_model, text) for text in option_texts(stem, options)])
     option_matrix = data.unit_matrix(option_model)[ids]
     unit_tokens = [set(data.unit_tokens[i]) for i in ids]
     scores = {}
@@ -93,34 +102,63 @@ def score_options(stem: str, options: dict[str, str], distinct: dict[str, set[st
     return scores
 
 
-def choose(scores: dict[str, dict[str, float]], negated: bool, params: ExamParams = ExamParams()) -> tuple[str, bool]:
-    """The picked letter, and whether the pick is uncertain (a small margin over the runner-up)."""
+def choose(scores: dict[str, dict[str, float]], negated: bool, params: ExamParams = ExamParams(),
+           texts: dict[str, str] | None = None) -> tuple[str, float]:
+    """The picked letter and its margin over the runner-up (in summed z-scores).
+
+    A tie goes to the option whose text sorts first, never to the one listed first, so the pick does not
+    depend on the order the options were pasted in.
+    """
     combined = {k: 0.0 for k in scores}
     for signal, weight in params.weights.items():
         for key, z in _zscore({k: s[signal] for k, s in scores.items()}).items():
             combined[key] += weight * z
-    ranked = sorted(combined, key=lambda k: combined[k], reverse=not negated)
+    sign = 1 if negated else -1
+    ranked = sorted(combined, key=lambda k: (sign * round(combined[k], 9), (texts or {}).get(k, k)))
     margin = abs(combined[ranked[0]] - combined[ranked[1]]) if len(ranked) > 1 else 99.0
-    return ranked[0], bool(margin < params.uncertain_margin)
+    return ranked[0], float(margin)
 
 
-def deciding_units(stem: str, units: list[ScoredUnit], data, distinct: dict[str, set[str]],
+def confidence_of(margin: float, params: ExamParams = ExamParams()) -> float:
+    """P(the pick is right) from its margin: a logistic curve fit on dev (bench/fit_exam.py)."""
+    return float(1 / (1 + np.exp(-(params.confidence_slope * margin + params.confidence_bias))))
+
+
+def deciding_units(stem: str, units: list[ScoredUnit], data, distinct: dict[str, set[str]], idf: dict[str, float],
                    min_chars: int = ExamParams().min_reason_chars) -> dict[str, ScoredUnit]:
-    """Per option, the sentence that best decides it: a section named after the option, its own terms,
-    then the question's."""
-    if not units:
-        return {}
+    """Per option, the note line that decides it, found with the option's own terms.
+
+    Among the retrieved lines that hold one of the option's own terms (in the line or its section heading),
+    a section named after the option wins, then more of its terms, then the question's. When no retrieved
+    line names the option, the whole notes are searched for its terms. An option the notes never name
+    gets no line: its reason says the notes have nothing on it.
+    """
     question_tokens = set(tokenize(expand_query(stem)))
     informative = [u for u in units if len(u.text) >= min_chars] or units
     headings = {h: set(tokenize(h)) for h in {u.chunk.heading_path[-1] for u in informative}}
     sentence_tokens = [set(data.unit_tokens[u.index]) for u in informative]
 
-    def best(own: set[str]) -> ScoredUnit:
-        fits = [len(own & headings[u.chunk.heading_path[-1]]) * 3 + len(own & tokens) * 2
-                + len(question_tokens & tokens) * 0.5 + u.score for u, tokens in zip(informative, sentence_tokens)]
-        return informative[int(np.argmax(fits))]
+    def best(own: set[str]) -> ScoredUnit | None:
+        fits = [(len(own & headings[u.chunk.heading_path[-1]]) * 3 + len(own & tokens) * 2
+                 + len(question_tokens & tokens) * 0.5 + u.score, k)
+                for k, (u, tokens) in enumerate(zip(informative, sentence_tokens))
+                if own & (tokens | headings[u.chunk.heading_path[-1]])]
+        if fits:
+            return informative[max(fits)[1]]
+        return anywhere(own)
 
-    return {key: best(own) for key, own in distinct.items()}
+    def anywhere(own: set[str]) -> ScoredUnit | None:
+        found = [(sum(idf.get(t, 0.0) for t in own & set(tokens)) + 0.5 * len(question_tokens & set(tokens)), i)
+                 for i, tokens in enumerate(data.unit_tokens)
+                 if own & set(tokens) and len(data.units[i].text) >= min_chars]
+        if not found:
+            return None
+        score, index = max(found)
+        unit = data.units[index]
+        return ScoredUnit(index, score, data.chunk_by_id[unit.chunk_id], unit.line, unit.text)
+
+    out = {key: best(own) for key, own in distinct.items() if own}
+    return {key: unit for key, unit in out.items() if unit is not None}
 
 
 @dataclass(frozen=True)
@@ -130,6 +168,8 @@ class ExamSelection:
     letter: str
     uncertain: bool
     deciding: dict[str, ScoredUnit]
+    confidence: float
+    margin: float
 
 
 def select_exam(request: Request, context: AnswerContext) -> ExamSelection:
@@ -139,10 +179,11 @@ def select_exam(request: Request, context: AnswerContext) -> ExamSelection:
     units = score_units(context.query, data, context.model_id, pool, context.idf, context.params.compose.lexical_weight)
     distinct = _distinct_tokens(request.options)
     scores = score_options(request.question, request.options, distinct, units, data, context.model_id,
-                           context.option_model, context.embedders, params)
-    letter, uncertain = choose(scores, bool(NEGATED_QUESTION.search(request.question)), params)
-    deciding = deciding_units(request.question, units, data, distinct, params.min_reason_chars)
-    return ExamSelection(letter, uncertain, deciding)
+                           context.option_model, context.query, params)
+    letter, margin = choose(scores, bool(NEGATED_QUESTION.search(request.question)), params, request.options)
+    confidence = confidence_of(margin, params)
+    deciding = deciding_units(request.question, units, data, distinct, context.idf, params.min_reason_chars)
+    return ExamSelection(letter, confidence < params.confident, deciding, confidence, margin)
 
 
 def render_exam(request: Request, selection: ExamSelection, context: AnswerContext) -> ModeResult:
@@ -159,7 +200,7 @@ def render_exam(request: Request, selection: ExamSelection, context: AnswerConte
     for key in request.options:
         verdict = "정답" if key == letter else "오답"
         if key not in deciding:
-            lines.append(f"- **{key}** ({verdict}) — 노트에서 근거를 찾지 못했습니다.")
+            lines.append(f"- **{key}** ({verdict}) — 노트에 이 선택지에 대한 내용이 없습니다.")
             continue
         lines.append(f"- **{key}** ({verdict}) — 노트: {render_line(deciding[key], citations, errata)[2:]}")
     lines += ["", "**TL;DR**"]
@@ -169,7 +210,8 @@ def render_exam(request: Request, selection: ExamSelection, context: AnswerConte
         lines.append(f"- 정답은 {letter}이지만 노트에서 직접적인 근거를 찾지 못했습니다.")
     lines += ["", citations.render()]
     evidence = tuple(dict.fromkeys(deciding[k] for k in request.options if k in deciding))
-    return ModeResult(evidence, "\n".join(lines), citations.citations(), choice=letter, uncertain=selection.uncertain)
+    return ModeResult(evidence, "\n".join(lines), citations.citations(), choice=letter, uncertain=selection.uncertain,
+                      confidence=selection.confidence)
 
 
 class ExamMode:
@@ -180,7 +222,11 @@ class ExamMode:
     def plan(self, request: Request, models: tuple[str, ...], option_model: str) -> RetrievalPlan:
         """Retrieve with the options too, and fuse the option model: it is loaded for exam anyway."""
         base = default_plan(request, models)
-        return RetrievalPlan(" ".join([base.text, *request.options.values()]), tuple(dict.fromkeys((*models, option_model))))
+        models = tuple(dict.fromkeys((*models, option_model)))
+        companions = ((models[0], (request.question,)), (option_model, option_texts(request.question, request.options)))
+        if option_model == models[0]:
+            companions = ((option_model, (request.question, *option_texts(request.question, request.options))),)
+        return RetrievalPlan(" ".join([base.text, *request.options.values()]), models, companions)
 
     def answer(self, request: Request, context: AnswerContext) -> ModeResult:
         return render_exam(request, select_exam(request, context), context)

@@ -31,7 +31,7 @@ BOLD_LINE = re.compile(r"\*\*[^*].*\*\*")
 EXAM_HEAD = re.compile(r"\*\*정답: [A-Z]")
 BULLET = re.compile(r"^(\s*)- (.*)$")
 CODE_SPAN = re.compile(r"`[^`]*`")
-URL = re.compile(r"https?://\S+")
+URL = re.compile(r"https?://\S+|\S*[/_=]\S*")  # links, paths and identifiers are code, not prose
 LABEL = re.compile(r"^[^:—]{1,30}?(?::|\s—)\s+")  # "정답은 B: ", "**A** (오답) — ", "틀린 이유: "
 ESCAPE = re.compile(r"\\(.)")
 MARKUP = re.compile(r"[*~`#>\\]")
@@ -117,10 +117,14 @@ def sources_of(markdown: str) -> str:
 
 
 def citation_validity(answer: dict) -> float:
-    """1.0 when every `[n]` in the answer body resolves to a listed citation."""
+    """1.0 when every `[n]` the answerer wrote resolves to a listed citation.
+
+    The engine removes markers that resolve to nothing and counts them in `citations_dropped`;
+    a dropped marker was an invalid citation, so it fails the answer too.
+    """
     used = {int(n) for n in CITATION.findall(body_of(answer["answer_markdown"]))}
     listed = {c["n"] for c in answer["citations"]}
-    return float(used <= listed)
+    return float(used <= listed and not answer.get("citations_dropped"))
 
 
 def citation_precision(answer: dict, gold_headings: list[str]) -> float | None:

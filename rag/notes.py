@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.text import normalise
 from rag.language import chunk_language, is_summary_title
 from rag.tokens import count_tokens
 from rag.types import Chunk
@@ -31,7 +32,7 @@ COURSE_TAG = re.compile(r"^\\?\[[A-Z/]+\]")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 BULLET = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+")
 SUMMARY_ID = "정리"  # the summary block's id suffix; kept in every language so chunk ids stay stable
-UNITS_VERSION = 3  # bump when chunking or sentence splitting changes, so indexes rebuild
+UNITS_VERSION = 4  # bump when chunking or sentence splitting changes, so indexes rebuild
 LECTURE_LEVEL = 2
 
 
@@ -63,10 +64,10 @@ def heading_text(raw: str) -> str:
 
 
 def read_note(path: Path) -> list[str]:
-    """The file's lines; a decoding failure names the file and the line."""
+    """The file's lines, normalised (`rag.text`); a decoding failure names the file and the line."""
     data = path.read_bytes()
     try:
-        return data.decode("utf-8-sig").splitlines()
+        return normalise(data.decode("utf-8-sig")).splitlines()
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise NotesError(

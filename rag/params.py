@@ -33,24 +33,26 @@ class AbstainParams:
                                     "grid search on dev open+oos (recall on oos − 3 × false abstention)")
     unknown_terms: float = param(0.05, "abstain when this share of the question's English names never occurs in the notes; "
                                        "same dev grid search")
+    min_known_mass: float = param(0.75, "abstain when the idf the notes give the question's words (markup stripped) "
+                                        "sums below this, in units of a one-chunk word's idf, and it names no AWS term "
+                                        "the notes know; dev: junk and small talk <= 0.52, in-scope questions >= 1.0")
 
 
 @dataclass(frozen=True)
 class ComposeParams:
-    """How question mode picks sections and lines."""
+    """How question mode picks blocks (rag/evidence.py)."""
 
-    lexical_weight: float = param(0.35, "weight of the question's idf-weighted term overlap added to a line's e5 cosine; "
-                                        "dev open questions, chosen with the composer (docs/exam_verify.md history)")
-    max_topics: int = param(3, "at most this many topic sections per answer; keeps answers short")
-    lines_per_topic: int = param(4, "at most this many quoted lines per topic")
-    min_line_chars: int = param(15, "shorter lines (labels, fragments) are not quoted on their own")
-    heading_weight: float = param(0.15, "bonus when the question names a section's heading; dev open questions")
-    rank_bonus: float = param(0.08, "a section's retrieval rank r adds rank_bonus / (1 + r); dev open questions")
-    topic_gap: float = param(0.06, "a further topic must score within this of the lead section")
-    line_gap: float = param(0.10, "a further line must score within this of the section's best line")
-    duplicate_jaccard: float = param(0.5, "a line sharing this share of tokens with a chosen line repeats it")
-    candidate_hits: int = param(6, "sections of the top this many hits compete for topics")
-    summary_lines: int = param(2, "TL;DR lines taken from the lecture's 정리 block")
+    lexical_weight: float = param(0.35, "weight of the question's idf-weighted term overlap added to a sentence's e5 "
+                                        "cosine where sentences are scored (TL;DR lines, exam, verify)")
+    candidate_hits: int = param(6, "blocks of the sections of the top this many hits are candidates")
+    max_topics: int = param(3, "at most this many topic sections per answer")
+    max_blocks: int = param(6, "at most this many quoted blocks per answer; dev CV sweep in bench/fit_ranker.py "
+                                 "(evidence quoted 0.655 with 3, 0.736 with 4, 0.80 with 5, 0.827 with 6)")
+    keep_ratio: float = param(0.3, "a further block is quoted when its ranker probability is at least this share "
+                                   "of the best block's; dev sweep in bench/fit_ranker.py")
+    max_answer_chars: int = param(600, "quoted blocks stop adding past this many characters (the answer body "
+                                       "median target is 700 with titles and TL;DR)")
+    summary_lines: int = param(1, "TL;DR lines taken from the lecture's 정리 block; one keeps the body median under 700")
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,11 @@ class ExamParams:
     use_both: float = param(1.0, "weight of the USE cosine between a sentence and 'question + option'; dev 0.659 alone")
     cooccur: float = param(1.0, "weight of the option's own terms in a sentence that holds the question's terms; dev 0.341 alone")
     top5: float = param(1.0, "weight of the option's own terms in the 5 sentences answering the question best; dev 0.568 alone")
-    uncertain_margin: float = param(0.35, "a z-score margin below this over the runner-up marks the pick uncertain")
+    confidence_slope: float = param(0.391, "confidence = logistic(slope × margin + bias), Platt-fit on the 51 dev MCQs "
+                                           "(bench/fit_exam.py)")
+    confidence_bias: float = param(-0.793, "… its intercept")
+    confident: float = param(0.567, "a pick below this confidence is marked 불확실: the lowest threshold at which dev picks "
+                                    "above it are right >= 90% (5-fold CV: 31% of picks kept, 0.875 right)")
     focus_overlap_weight: float = param(0.35, "question focus: e5 cosine + this × question-term overlap")
     focus_sentences: int = param(5, "sentences that make the question's focus")
     focus_temperature: float = param(20.0, "softmax sharpness over the focus sentences")
@@ -81,7 +87,20 @@ class VerifyParams:
                                           "this (e5 cosine + lexical); below it the pair is too loose to judge polarity")
     pool_sections: int = param(3, "evidence comes from the top this many hit sections")
     pool_lectures: int = param(2, "… and the lectures of the top this many hits")
-    evidence_lines: int = param(3, "the contradiction finder looks at this many best evidence lines")
+    evidence_lines: int = param(3, "the contradiction finder and the support test look at this many best evidence lines")
+    support_coverage: float = param(0.8, "'supported' needs a note sentence holding at least this share of the claim's "
+                                         "key terms (glossary translations count); bench/fit_verify.py grid on dev "
+                                         "(leave-one-out: 3/14 true confirmed, 0/15 false, 1/11 not covered)")
+    contrast_min_fit: float = param(0.4, "a sibling section's line must hold this idf share of the claim's predicate to "
+                                         "contradict it in meaning (rag.verify.find_contrast); dev verify: no true "
+                                         "statement crosses 0.4 with a 0.2 margin")
+    contrast_margin: float = param(0.2, "… and this much more than the best line of the section the claim names")
+    supported_precision: float = param(0.833, "confidence of a 'true' verdict: its smoothed precision (r+1)/(n+2) on dev, "
+                                              "4/4 (bench/fit_verify.py, in-sample)")
+    contradicted_precision: float = param(0.583, "confidence of a 'false' verdict: its smoothed precision on dev, 6/10")
+    confident: float = param(0.7, "a verdict whose confidence is below this is marked 불확실")
+    support_similarity: float = param(0.93, "… and at least this e5 cosine with the claim; same dev fit. Below either, "
+                                            "a sentence the notes neither support nor contradict is 'not covered'")
 
 
 @dataclass(frozen=True)

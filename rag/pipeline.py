@@ -62,10 +62,12 @@ class Request:
 
 @dataclass(frozen=True)
 class RetrievalPlan:
-    """What a mode wants retrieved for a request."""
+    """What a mode wants retrieved for a request, and other texts it will encode, per model, so that they go
+    in the same model call as the query (`Query.encode_with`)."""
 
     text: str
     models: tuple[str, ...]
+    companions: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

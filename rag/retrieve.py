@@ -24,7 +24,7 @@ class Query:
 
     text: str
     embedders: dict[str, Embedder]
-    _vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    _vectors: dict = field(default_factory=dict)  # model id -> the query's vector; (model id, text) -> a companion's
     _tokens: list[str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -44,6 +44,24 @@ class Query:
                 self._vectors[model_id] = self.embedders[model_id].encode([self.expanded], query=True)[0]
             return self._vectors[model_id]
 
+    def encode_with(self, model_id: str, texts: tuple[str, ...]) -> None:
+        """Encode `texts` in the same model call as the query itself (one batch costs less than several
+        calls); `companion` then returns their vectors."""
+        with self._lock:
+            wanted = [t for t in texts if (model_id, t) not in self._vectors]
+            own = model_id not in self._vectors
+            if not wanted and not own:
+                return
+            rows = self.embedders[model_id].encode(([self.expanded] if own else []) + wanted, query=True)
+            if own:
+                self._vectors[model_id], rows = rows[0], rows[1:]
+            self._vectors.update({(model_id, t): row for t, row in zip(wanted, rows)})
+
+    def companion(self, model_id: str, text: str) -> np.ndarray:
+        """The vector of a text encoded with this query (`encode_with`), encoding it now if it was not."""
+        self.encode_with(model_id, (text,))
+        return self._vectors[(model_id, text)]
+
 
 def rrf(rankings: list[list[str]], weights: list[float] | None = None, k: int = 60) -> list[tuple[str, float]]:
     """Reciprocal-rank fusion: score(id) = Σ w / (k + rank), rank from 1."""
@@ -56,7 +74,8 @@ def rrf(rankings: list[list[str]], weights: list[float] | None = None, k: int = 
 
 
 class DenseRetriever:
-    """Cosine search in one model's FAISS index of chunks."""
+    """Cosine search in one model's vector index of chunks, through the `VectorIndex` protocol
+    (`rag/vectorstore.py`): FAISS here; an adapter to another vector engine is one class with its members."""
 
     def __init__(self, data: IndexData, model_id: str) -> None:
         self.data, self.model_id = data, model_id

@@ -117,7 +117,7 @@ class Answer:
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "retrieval_text": self.retrieval_text,
             "confidence": None if self.confidence is None else round(float(self.confidence), 4),
-            "uncertain": self.uncertain,
+            "uncertain": bool(self.uncertain),  # exam scores are numpy values: a numpy bool is no JSON
             "generation": self.generation,
             "stale": self.stale,
             "citations_dropped": self.citations_dropped,

@@ -21,8 +21,10 @@ Two pieces the index module can use when a corpus grows past one notes file:
   strings; `store.get(i)` decodes one text on demand.
 
 Anything the rest of the project needs from a vector index is the small
-`VectorIndex` protocol below, the subset of `faiss.Index` that `rag/index.py`,
-`rag/retrieve.py` and `rag/compose.py` call. A FAISS index satisfies it as is;
+`VectorIndex` protocol below, the subset of `faiss.Index` that `rag/index.py`
+(`IndexData.chunk_vectors`, `unit_vectors`), `rag/retrieve.py`
+(`DenseRetriever`) and `rag/evidence.py` (sentence scores) call. The live index
+keeps its chunk texts in a `ChunkTextStore` inside each generation. A FAISS index satisfies it as is;
 a server-backed store (Qdrant, Milvus, OpenSearch) would be an adapter class
 with these four members (see docs/scaling.md).
 """

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 from rag.compose import CitationList, render_line
 from rag.errata import matching
-from rag.evidence import ScoredUnit, evidence_pool, out_of_scope, score_units, unknown_terms
+from rag.evidence import ScoredUnit, evidence_pool, lexical_overlap, out_of_scope, score_units, unknown_terms
 from rag.language import negation
+from rag.lexical import expand_query, tokenize
 from rag.params import VerifyParams
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
 from rag.types import Verdict
@@ -75,6 +76,75 @@ def _numbers(text: str) -> list[tuple[str, set[str]]]:
     return [(m.group().strip(), set(re.findall(r"\d+(?:\.\d+)?", m.group()))) for m in NUMBER.finditer(text)]
 
 
+@dataclass(frozen=True)
+class Contrast:
+    """The claim says of one section what the notes say of its sibling (`A는 …, B는 …`)."""
+
+    span: str  # how the claim names its subject
+    subject: tuple  # the section the claim is about
+    sibling: tuple  # the sibling section whose note line fits the claim's predicate
+    evidence: ScoredUnit  # that line
+    fit: float  # idf share of the predicate found in that line
+    own_fit: float  # … and the best share found in the subject's own section
+
+
+def siblings_of(data, key: tuple) -> list[tuple]:
+    """Sections under the same lecture or section heading as `key`, itself included: the notes' own contrast
+    sets (Cluster / Spread / Partition under Placement Groups). Lectures side by side are no contrast set."""
+    parent = key[1][:-1]
+    if len(parent) < 2:
+        return []
+    return [k for k in data.chunks_by_section if k[0] == key[0] and k[1][:-1] == parent and len(k[1]) == len(key[1])]
+
+
+def find_contrast(claim: str, sections: list[tuple], data, idf: dict[str, float],
+                  params: VerifyParams = VerifyParams()) -> Contrast | None:
+    """A contradiction in meaning: the claim names section S, but its predicate is what a sibling of S says.
+
+    "A spread placement group puts its instances on the same rack" names Spread Placement Group; with the
+    family words taken out, "same rack" fits the Cluster sibling's lines better than Spread's own.
+    """
+    claim_tokens = set(tokenize(expand_query(claim)))
+    for key in sections:
+        family = siblings_of(data, key)
+        if len(family) < 2:
+            continue
+        headings = {k: set(tokenize(expand_query(k[1][-1]))) for k in family}
+        shared = set.intersection(*headings.values())
+        share = {k: len((headings[k] - shared) & claim_tokens) / max(len(headings[k] - shared), 1) for k in family}
+        ranked = sorted(family, key=lambda k: -share[k])
+        if share[ranked[0]] == 0 or share[ranked[0]] == share[ranked[1]]:
+            continue  # the claim names no member of this family, or no single one
+        subject = ranked[0]
+        predicate = [t for t in claim_tokens - set().union(*headings.values()) if t in idf]
+        if not predicate:
+            return None
+        fits = {}
+        for k in family:
+            units = [i for chunk in data.chunks_by_section[k] for i in data.units_by_chunk.get(chunk.chunk_id, [])]
+            scored = [(lexical_overlap(predicate, data.unit_tokens[i], idf), i) for i in units]
+            fits[k] = max(scored, default=(0.0, -1))
+        sibling = max((k for k in family if k != subject), key=lambda k: fits[k][0])
+        fit, own = fits[sibling][0], fits[subject][0]
+        if fit >= params.contrast_min_fit and fit >= own + params.contrast_margin:
+            index = fits[sibling][1]
+            unit = data.units[index]
+            alias = _alias(claim, headings[subject] - shared)
+            evidence = ScoredUnit(index, fit, data.chunk_by_id[unit.chunk_id], unit.line, unit.text)
+            return Contrast(alias or claim, subject, sibling, evidence, fit, own)
+        return None
+    return None
+
+
+def _alias(claim: str, tokens: set[str]) -> str | None:
+    """The words of `claim` that name a section, from the first to the last of its distinctive tokens."""
+    words = list(re.finditer(r"\S+", claim))
+    hits = [m for m in words if set(tokenize(expand_query(m.group()))) & tokens]
+    if not hits:
+        return None
+    return claim[hits[0].start():hits[-1].end()].strip(".,;:()")
+
+
 def find_contradiction(sentence: str, evidence: list[ScoredUnit],
                        params: VerifyParams = VerifyParams()) -> tuple[str, ScoredUnit] | None:
     """The wrong part of `sentence` and the note sentence that shows it, if they disagree."""
@@ -111,26 +181,89 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit],
     return None
 
 
-def judge(query, hits, context: AnswerContext) -> tuple[str, str | None, list[ScoredUnit]]:
-    """(verdict, wrong span, evidence) for one sentence, given its query and hits."""
+@dataclass(frozen=True)
+class Examination:
+    """What the notes say about one sentence, before the support thresholds decide."""
+
+    verdict: str | None  # not_covered or contradicted when already decided, else None
+    span: str | None
+    units: list[ScoredUnit]  # evidence lines, best first
+    support: "Support | None"
+
+
+def examine(query, hits, context: AnswerContext) -> Examination:
+    """Coverage, errata, contradictions, then the best supporting sentence for one sentence."""
     sentence, data, params = query.text, context.data, context.params.verify
     pool = evidence_pool(data, hits, sections=params.pool_sections, lectures=params.pool_lectures)
     units = sorted(score_units(query, data, context.model_id, pool, context.idf, context.params.compose.lexical_weight),
                    key=lambda u: -u.score)
     if not units:
-        return "not_covered", None, []
+        return Examination("not_covered", None, [], None)
     dense_best = max(float(data.unit_matrix(context.model_id)[u.index] @ query.vector(context.model_id)) for u in units[:10])
     unknown, total = unknown_terms(sentence, data)
     if out_of_scope(dense_best, len(unknown) / max(total, 1), context.params.abstain):
-        return "not_covered", None, units[:1]
+        return Examination("not_covered", None, units[:1], None)
     erratum_unit = next((u for u in units[:1] if matching(u.text, context.errata)), None)
-    if erratum_unit is not None:
-        return "contradicted", sentence, [erratum_unit]
+    if erratum_unit is not None:  # the statement repeats a note line that AWS documentation corrects
+        wrong = matching(erratum_unit.text, context.errata).wrong
+        return Examination("contradicted", wrong if wrong and wrong in sentence else sentence, [erratum_unit], None)
     found = find_contradiction(sentence, units[:params.evidence_lines], params)
     if found:
         span, unit = found
-        return "contradicted", span, [unit]
-    return "supported", None, units[:1]
+        return Examination("contradicted", span, [unit], None)
+    sections = list(dict.fromkeys(u.chunk.section_key for u in units[:params.evidence_lines]))
+    contrast = find_contrast(sentence, sections, data, context.idf, params)
+    if contrast is not None:
+        return Examination("contradicted", contrast.span, [contrast.evidence], None)
+    return Examination(None, None, units, best_support(sentence, query, units[:params.evidence_lines], context))
+
+
+def supported(support: "Support", params: VerifyParams) -> bool:
+    """A note sentence says it: the claim's key terms and numbers, and close in meaning. Topic is not enough."""
+    return (support.numbers_present and support.coverage >= params.support_coverage
+            and support.similarity >= params.support_similarity)
+
+
+def judge(query, hits, context: AnswerContext) -> tuple[str, str | None, list[ScoredUnit]]:
+    """(verdict, wrong span, evidence) for one sentence, given its query and hits."""
+    found = examine(query, hits, context)
+    if found.verdict is not None:
+        return found.verdict, found.span, found.units
+    if supported(found.support, context.params.verify):
+        return "supported", None, [found.support.unit]
+    return "not_covered", None, found.units[:1]
+
+
+@dataclass(frozen=True)
+class Support:
+    """How well one note sentence carries a claim: its key terms, its numbers, its meaning."""
+
+    unit: ScoredUnit
+    coverage: float  # share of the claim's key terms (glossary translations count) in the sentence
+    numbers_present: bool  # every number of the claim is in the sentence
+    similarity: float  # e5 cosine between the claim and the sentence
+
+
+def claim_terms(text: str) -> list[str]:
+    """The claim's checkable terms: English terms and numbers, Korean content morphemes."""
+    return list(dict.fromkeys(tokenize(text)))
+
+
+def support_of(claim: str, unit: ScoredUnit, similarity: float) -> Support:
+    terms = claim_terms(claim)
+    found = set(tokenize(expand_query(f"{unit.chunk.heading_path[-1]} {unit.text}")))
+    coverage = sum(t in found for t in terms) / len(terms) if terms else 0.0
+    numbers = set(re.findall(r"\d+(?:\.\d+)?", unit.text))
+    present = all(n in numbers for n in re.findall(r"\d+(?:\.\d+)?", claim))
+    return Support(unit, coverage, present, similarity)
+
+
+def best_support(claim: str, query, units: list[ScoredUnit], context: AnswerContext) -> Support:
+    """The evidence sentence among `units` that carries the most of the claim."""
+    vector = query.vector(context.model_id)
+    matrix = context.data.unit_matrix(context.model_id)
+    supports = [support_of(claim, u, float(matrix[u.index] @ vector)) for u in units]
+    return max(supports, key=lambda s: (s.numbers_present, s.coverage, s.similarity))
 
 
 def quote_user(text: str) -> str:
@@ -197,7 +330,7 @@ def render_verify(judgements: list[Judgement], context: AnswerContext) -> ModeRe
             correction = None
         else:
             nearest = f" [{n}]" if n else ""
-            body = [f"- {quote_user(sentence)} — 노트에서 다루지 않는 내용입니다.{nearest}"]
+            body = [f"- {quote_user(sentence)} — 노트로 확인할 수 없음: 노트가 이 내용을 뒷받침하지도, 반박하지도 않습니다.{nearest}"]
             correction = None
         blocks += [f"**{title}**", *body, ""]
         verdicts.append(Verdict(sentence, verdict, span, correction, (n,) if n else ()))
@@ -207,15 +340,28 @@ def render_verify(judgements: list[Judgement], context: AnswerContext) -> ModeRe
     cite = f" [{first}]" if first else ""
     if wrong:
         tldr = f"- {len(verdicts)}개 문장 중 {len(wrong)}개가 노트와 다릅니다. 취소선 부분을 굵은 설명대로 고치세요.{cite}"
-    elif uncovered and len(uncovered) == len(verdicts):
-        tldr = f"- 노트에서 이 내용을 찾지 못해 맞는지 판단할 수 없습니다.{cite}"
+    elif len(uncovered) == len(verdicts):
+        tldr = f"- 노트로 확인할 수 없음: 노트가 이 내용을 뒷받침하지도 반박하지도 않아 맞는지 판단할 수 없습니다.{cite}"
+    elif uncovered:
+        tldr = (f"- {len(verdicts)}개 문장 중 {len(verdicts) - len(uncovered)}개는 노트와 일치하고, "
+                f"{len(uncovered)}개는 노트로 확인할 수 없음입니다.{cite}")
     else:
         tldr = f"- 노트와 일치합니다.{cite}"
-    lines = ["**문장 검증 결과**", "", *blocks, "**TL;DR**", tldr, "", citations.render()]
-    is_correct = None if len(uncovered) == len(verdicts) else not wrong
+    is_correct = False if wrong else (None if uncovered else True)
+    confidence = statement_confidence(is_correct, context.params.verify)
+    uncertain = is_correct is None or confidence < context.params.verify.confident
+    head = ["**문장 검증 결과 (불확실)**" if uncertain else "**문장 검증 결과**", ""]
+    lines = [*head, *blocks, "**TL;DR**", tldr, "", citations.render()]
     evidence = tuple(dict.fromkeys(j.evidence for j in judgements if j.evidence is not None))
     return ModeResult(evidence, "\n".join(lines), citations.citations(), abstained=len(uncovered) == len(verdicts),
-                      is_correct=is_correct, verdicts=tuple(verdicts))
+                      is_correct=is_correct, verdicts=tuple(verdicts), confidence=confidence, uncertain=uncertain)
+
+
+def statement_confidence(is_correct: bool | None, params: VerifyParams) -> float:
+    """How often this kind of verdict was right on dev (`bench/fit_verify.py`); 0 when nothing was decided."""
+    if is_correct is None:
+        return 0.0
+    return params.supported_precision if is_correct else params.contradicted_precision
 
 
 class VerifyMode:

@@ -3,10 +3,16 @@ from __future__ import annotations
 
 import pytest
 
-from rag.conversation import Turn, content_words, context_for, is_follow_up, normal
+from rag.conversation import Turn, content_words, context_for, is_follow_up, normal, subject_vocabulary, subjects
 
 SPREAD = Turn("How many instances per AZ can a spread placement group have?", "Spread Placement Group (분산 배치 그룹)")
 ALB = Turn("Does ALB support HTTP routing?", "Application Load Balancer (ALB)")
+STICKY = Turn("ELB의 Sticky Session은 어떻게 동작해?", "Sticky Sessions (고정 세션)")
+HEADINGS = ["Cluster Placement Group (클러스터 배치 그룹)", "Spread Placement Group (분산 배치 그룹)",
+            "Partition Placement Group (파티션 배치 그룹)", "EC2 Placement Groups (배치 그룹)",
+            "Sticky Sessions (고정 세션)", "EC2 Instance Status Checks", "EC2 Instance Purchasing Options",
+            "EC2 Hibernate", "Elastic IPs"]
+VOCABULARY = subject_vocabulary(HEADINGS)
 
 
 @pytest.mark.parametrize("word, expected", [
@@ -48,7 +54,7 @@ def test_standalone_question_ignores_history():
 
 
 def test_new_subject_keeps_the_previous_aspect_korean():
-    assert context_for("그럼 파티션 배치 그룹은?", [SPREAD]) == "How many instances per AZ can a have"
+    assert context_for("그럼 파티션 배치 그룹은?", [SPREAD], VOCABULARY) == "How many instances per AZ can a have"
 
 
 def test_new_subject_keeps_the_previous_aspect_english():
@@ -67,7 +73,25 @@ def test_same_subject_carries_question_and_heading():
 
 def test_chain_of_follow_ups_keeps_the_first_aspect():
     second = Turn("그럼 파티션 배치 그룹은?", "EC2 Placement Groups (배치 그룹)", "How many instances per AZ can a have")
-    assert context_for("and cluster?", [SPREAD, second]) == "How many instances per AZ can a have"
+    assert context_for("and cluster?", [SPREAD, second], VOCABULARY) == "How many instances per AZ can a have"
+
+
+def test_subject_vocabulary_keeps_specific_heading_words_only():
+    assert {"cluster", "sticky", "hibernate"} <= VOCABULARY
+    assert "ec2" not in VOCABULARY and "그룹" not in VOCABULARY  # in most headings: names no one subject
+    assert subjects("and cluster?", VOCABULARY) == {"cluster"}
+    assert subjects("그럼 비용은 어떻게 나와?", VOCABULARY) == set()
+
+
+@pytest.mark.parametrize("message", ["그럼 비용은 어떻게 나와?", "what's the risk?", "몇 계층에서 동작해?"])
+def test_a_short_message_naming_no_subject_asks_about_the_previous_one(message):
+    context = context_for(message, [STICKY], VOCABULARY)
+    assert context == "ELB Sticky Session 어떻게 동작해 고정 세션"
+
+
+def test_a_turn_that_found_nothing_lends_no_context():
+    junk = Turn("asdfasdf <b>ㅋㅋ</b>", "")
+    assert context_for("그럼 비용은?", [junk], VOCABULARY) is None
 
 
 def test_nothing_left_to_carry_gives_none():

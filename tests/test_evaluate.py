@@ -49,7 +49,8 @@ ANSWERS = {
     "o1": qa(f"- {SPREAD_LINE} [1]"),
     "o2": {"id": "o2", "question": "q", "error": "AssertionError: unresolved citations [3]"},
     "m1": qa("- **B** (정답) — 노트: 인스턴스가 서로 다른 랙에 분산된다. [1]", mode="exam", choice="B"),
-    "v1": qa("- A spread placement group allows ~~10 instances~~ per AZ. [1]", mode="verify", is_correct=False),
+    "v1": qa("- A spread placement group allows ~~10 instances~~ per AZ. [1]", mode="verify", is_correct=False,
+             confidence=0.8),
     "v2": qa("- 분산 배치 그룹은 AZ 당 7개의 인스턴스로 제한된다. [1]", mode="verify", is_correct=True, uncertain=True),
     "v3": qa("- Instance store volumes keep their data when the instance stops. [1]", mode="verify", is_correct=True),
     "x1": ABSTAINED,
@@ -167,6 +168,7 @@ def test_evaluate_scores_hand_made_answers(tmp_path, hash_assistant):
     assert "mixed or unnamed split" not in report and "test split: out-of-sample" in report
     assert "| MCQ accuracy | kind:mcq | ≥ 0.75 | 1.000 [0.21–1.00] n=1 | 0.250 | yes (n=1: too few to tell) | #12 |" in report
     assert "mcq: no confidence reported (n=1)" in report
+    assert "verify: confidence reported on 1 of 2 answers; answers without one come last, together" in report
     assert "- o2 (test_gold.jsonl:2): AssertionError: unresolved citations [3]" in report
     assert "- f1 (test_gold.jsonl:9): no answer for this id" in report
     for name in ("recall_at_k.png", "risk_coverage_exam.png", "risk_coverage_verify.png"):
@@ -176,8 +178,21 @@ def test_evaluate_scores_hand_made_answers(tmp_path, hash_assistant):
     assert "### Targets" in run.summary_markdown and "strict recall@5" in run.summary_markdown
 
 
-def test_follow_up_is_answered_with_the_first_turn_as_context(hash_assistant):
-    answer = ask_followup(hash_assistant, "NLB는 몇 계층이야?", "그럼 ALB는?")
+def test_follow_up_is_answered_with_the_first_turn_as_history(hash_assistant):
+    first = "NLB는 L4 로드 밸런서로 TCP와 UDP 트래픽을 처리한다?"
+    answer = ask_followup(hash_assistant, first, "그럼 ALB는?")
     assert answer["question"] == "그럼 ALB는?"
-    assert answer["retrieval_text"].endswith("그럼 ALB는?") and "NLB" in answer["retrieval_text"]
-    assert answer["first_turn"]["question"] == "NLB는 몇 계층이야?"
+    assert answer["first_turn"] == {"question": first, "topic": "Network Load Balancer (NLB)"}
+    # the engine lends the first turn's aspect as context; the follow-up's own words stay whole
+    assert answer["retrieval_text"].endswith(" 그럼 ALB는?") and "L4" in answer["retrieval_text"]
+
+
+def test_live_answers_are_saved_and_rescore_the_same(tmp_path, hash_assistant):
+    gold = write_lines(tmp_path / "dev_gold.jsonl", GOLD)
+    live = evaluate([gold], hash_assistant, ["bm25"], tmp_path / "live")
+    saved = tmp_path / "live" / "answers.jsonl"
+    assert [json.loads(line)["id"] for line in saved.read_text(encoding="utf-8").splitlines()] == [g["id"] for g in GOLD]
+    again = evaluate([gold], hash_assistant, ["bm25"], tmp_path / "again", answers_path=saved)
+    assert live.metrics["answers"] == again.metrics["answers"] and live.metrics["retrieval"] == again.metrics["retrieval"]
+    assert live.metrics["answers"]["all"]["errors"] == 0
+    assert "IN-SAMPLE" in live.metrics["split"]

@@ -24,7 +24,7 @@ def test_manifest_records_model_dimension_chunker_and_hashes(tmp_path, notes_dir
     assert manifest["chunker"]["max_tokens"] == 400
     assert sorted(manifest["files"]) == ["aws.md", "elb.md"]
     assert report.chunks == 10 and report.reused == 0
-    assert set(manifest["artifacts"]) == {"chunks.jsonl", "units.jsonl", *(
+    assert set(manifest["artifacts"]) == {"chunks.jsonl", "units.jsonl", "texts.bin", "offsets.u64", "store.json", *(
         f"{store.model_slug('hash')}.{kind}.faiss" for kind in ("chunks", "units")), *manifest["lexical"]["files"]}
     assert not list((tmp_path / "index").rglob("*.pkl"))
 

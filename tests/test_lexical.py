@@ -200,6 +200,7 @@ def test_a_format_1_generation_without_bm25_files_still_answers_and_is_rebuilt(t
         (folder / name).unlink()
         del manifest["artifacts"][name]
     manifest["format"] = 1
+    manifest["manifest_sha256"] = store.manifest_checksum(manifest)  # a whole manifest of that older format
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
 
     old = store.load(settings.index_dir)

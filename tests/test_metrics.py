@@ -58,6 +58,8 @@ def test_citation_validity_and_precision():
     assert M.citation_validity(good) == 1.0
     assert M.citation_precision(good, ["Spot"]) == 0.5
     assert M.citation_validity(answer(md, (1, ("Top", "Spot")))) == 0.0
+    # the engine strips an unresolved marker and counts it: the answer then reads clean but was not
+    assert M.citation_validity({**good, "citations_dropped": 1}) == 0.0
     assert M.citation_precision(answer("x"), ["Spot"]) is None
 
 
@@ -132,7 +134,8 @@ def test_verify_may_quote_the_users_english_statement():
 
 
 def test_code_and_short_lines_need_no_hangul():
-    md = GOOD.replace("- 짧은 줄", "- `aws ec2 describe-instances --instance-ids i-123` [1]\n- ENA, EFA [1]")
+    md = GOOD.replace("- 짧은 줄", "- `aws ec2 describe-instances --instance-ids i-123` [1]\n- ENA, EFA [1]\n"
+                                  "- ex) /aws/reference/secretsmanager/secret_ID_in_Secrets_Manager [1]")
     assert M.format_problems(md) == []
 
 

@@ -1,10 +1,10 @@
-"""The page's handle on the assistant: readiness, search settings and embedder switches.
+"""The page's handle on the assistant: readiness, the index summary and re-indexing.
 
 One `Service` serves every browser tab. It builds or refreshes the index in
 a background thread so the page can open at once and show a notice until
-the index is ready. Settings changes apply to the next question without a
-restart; an embedder switch builds a new assistant (embedding only what the
-index lacks) and swaps it in when it is ready.
+the index is ready. It never changes the assistant's settings: each
+visitor's search settings travel with their own questions
+(`ui/settings_panel.py`), and a re-index keeps every indexed model.
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class Service:
         self.watcher = watcher or PageProgress()
         self.error: str | None = None
         self._ready = threading.Event()
-        self._switch = threading.Lock()
+        self._reindexing = threading.Lock()
 
     # ---- readiness ---------------------------------------------------------------------
     def start(self) -> None:
@@ -86,34 +86,13 @@ class Service:
         done, total, label = step
         return f"**색인을 준비하는 중입니다** — {label} {done}/{total}. 준비되면 이 안내가 사라집니다."
 
-    # ---- settings ----------------------------------------------------------------------
-    def configure(self, top_k: int, retriever: str) -> str:
-        """Apply search settings to every later question; returns a one-line confirmation."""
-        assistant = self.assistant
-        assistant.settings = assistant.settings.with_overrides(top_k=int(top_k), retriever=retriever)
-        return f"적용됨: top-k {assistant.settings.top_k}, {assistant.settings.retriever}"
-
+    # ---- the index ---------------------------------------------------------------------
     def indexed_models(self) -> tuple[str, ...]:
         return tuple(self.assistant.state.data.manifest["models"]) if self.ready else ()
 
-    def needs_reindex(self, model_id: str) -> bool:
-        return model_id not in self.indexed_models()
-
-    def switch_embedder(self, model_id: str) -> BuildReport | None:
-        """Answer with `model_id` from now on, embedding the notes with it first when the index lacks it."""
-        with self._switch:
-            current = self.assistant
-            keep = tuple(m for m in self.indexed_models() if m != model_id)
-            building = Assistant(current.settings.with_overrides(embedders=(model_id, *keep)),
-                                 progress=self.watcher, log=current.log)
-            report = building.ensure_index()
-            building.settings = current.settings.with_overrides(embedders=(model_id,))
-            self.assistant = building
-            return report
-
     def reindex(self) -> BuildReport | None:
         """Re-embed only the notes that changed; None when nothing did."""
-        with self._switch:
+        with self._reindexing:
             return self.assistant.ensure_index()
 
     def summary(self) -> IndexSummary:

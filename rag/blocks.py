@@ -1,0 +1,120 @@
+"""The notes' own blocks: a bullet with its sub-bullets, a lead-in line with its list, a prose line.
+
+Answers quote whole blocks rather than loose sentences, so that a line that
+introduces a list ("이유는 아래와 같다.") arrives with the list that answers
+the question, and a line with two sentences arrives whole. Blocks are read
+from a chunk's raw lines:
+
+    이유는 아래와 같다.                      ┐ one block: a lead-in line
+    -   EBS 볼륨 제한을 초과했을 때            │ and the list that follows it
+    -   EBS 스냅샷이 손상되었을 때             ┘
+    -   ENA는 최대 100Gbps를 제공한다.         ┐ one block: a bullet
+        -   t2를 제외한 최신 세대에 설치된다.    ┘ and its indented children
+    정확한 이유는 Description 탭에서 확인한다.   one block: a prose line
+
+A blank line ends a list. Only lines that hold quotable units (see
+`rag.notes.units_of`) take part, so code fences and tables stay out.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.index import IndexData
+from rag.types import Chunk
+
+BULLET = re.compile(r"^(\s*)(?:[-*+]|(\d+)\.)\s+")
+LEAD_IN = re.compile(r"(:|：|다음과 같다\.?|아래와 같다\.?|같다\.?|은|는|following:?)\s*$")
+MAX_CHILDREN = 8  # a longer list is cut after this many items; the answer never dumps a whole section
+
+
+@dataclass(frozen=True)
+class Line:
+    number: int  # line number in the source file
+    text: str  # without the bullet marker
+    depth: int  # 0 for the block's head, 1 for its children
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of note lines that belong together, with the units (sentences) they hold."""
+
+    chunk: Chunk
+    lines: tuple[Line, ...]
+    units: tuple[int, ...]  # rows of the index's unit list inside these lines
+    position: int  # the block's order inside its chunk
+    numbered: bool  # a numbered (step) list
+
+    @property
+    def children(self) -> int:
+        return sum(line.depth > 0 for line in self.lines)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    @property
+    def first_line(self) -> int:
+        return self.lines[0].number
+
+
+def _indent(raw: str) -> int:
+    return len(raw) - len(raw.lstrip(" \t").replace("\t", "    "))
+
+
+def blocks_of(chunk: Chunk, data: IndexData) -> list[Block]:
+    """The chunk's blocks in note order."""
+    unit_ids = data.units_by_chunk.get(chunk.chunk_id, [])
+    units_by_line: dict[int, list[int]] = {}
+    for i in unit_ids:
+        units_by_line.setdefault(data.units[i].line, []).append(i)
+    raw = chunk.text.split("\n")
+    groups: list[list[tuple[int, str, int, bool, bool]]] = []  # (number, text, indent, is_bullet, numbered)
+    current: list = []
+    for offset, line in enumerate(raw):
+        number = chunk.line_start + offset
+        if not line.strip():
+            if current:
+                groups.append(current)
+            current = []
+            continue
+        if number not in units_by_line:
+            continue
+        match = BULLET.match(line)
+        text = (line[match.end():] if match else line).strip().lstrip("> ").strip()
+        current.append((number, text, _indent(line), bool(match), bool(match and match.group(2))))
+    if current:
+        groups.append(current)
+    blocks: list[Block] = []
+    for group in groups:
+        for members in _split_group(group):
+            lines = tuple(Line(n, text, 0 if k == 0 else 1) for k, (n, text, *_rest) in enumerate(members[:MAX_CHILDREN + 1]))
+            units = tuple(i for line in lines for i in units_by_line.get(line.number, []))
+            blocks.append(Block(chunk, lines, units, len(blocks), any(m[4] for m in members)))
+    return blocks
+
+
+def _split_group(group: list[tuple]) -> list[list[tuple]]:
+    """Cut one paragraph (lines between blank lines) into blocks."""
+    out: list[list[tuple]] = []
+    i = 0
+    while i < len(group):
+        number, text, indent, is_bullet, _ = group[i]
+        members = [group[i]]
+        j = i + 1
+        if not is_bullet and LEAD_IN.search(text) and j < len(group) and group[j][3]:
+            while j < len(group) and group[j][3]:  # a lead-in line takes the list that follows it
+                members.append(group[j])
+                j += 1
+        elif is_bullet:
+            while j < len(group) and group[j][3] and group[j][2] > indent:  # a bullet takes its indented children
+                members.append(group[j])
+                j += 1
+        out.append(members)
+        i = j
+    return out
+
+
+def section_blocks(data: IndexData, section_key: tuple) -> list[Block]:
+    """Every block of a section, chunk by chunk."""
+    return [b for chunk in data.chunks_by_section.get(section_key, []) for b in blocks_of(chunk, data)]

@@ -1,0 +1,242 @@
+"""The answer stages on hand-made inputs: blocks, block selection, exam choice, contradictions, citations,
+parameters, and notes in another language. No packaged model."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import make_settings
+from rag.blocks import blocks_of
+from rag.compose import CitationList, render_block
+from rag.engine import Assistant
+from rag.evidence import ScoredUnit, select_blocks
+from rag.exam import choose, confidence_of
+from rag.params import ComposeParams, ExamParams, ParamsError, params_from_tables
+from rag.pipeline import validate_citations
+from rag.ranker import Candidate
+from rag.types import Chunk, Citation
+from rag.verify import find_contradiction
+
+NESTED = """# SOA 시험 대비
+## Troubleshooting EC2 Launch Issues
+
+**InstanceTerminatesImmediately**
+인스턴스가 pending 상태에서 Terminated 상태로 즉시 변경되는 것
+
+이유는 아래와 같다.
+-   EBS 볼륨 제한을 초과했을 때
+-   EBS 스냅샷이 손상되었을 때
+-   루트 볼륨이 암호화되어 있으며 KMS 키 권한이 없을 때
+
+정확한 이유를 찾으려면 EC2 콘솔에서 Description 탭의 State를 확인하면 된다.
+
+## Enhanced Networking
+-   ENA는 최대 100Gbps의 성능을 제공한다.
+    -   t2를 제외한 최신 세대의 EC2 인스턴스에 설치되어 있다.
+    -   Intel VF는 10Gbps를 제공한다.
+-   EFA는 HPC 전용으로 개선된 ENA이다.
+"""
+
+
+OPEN = params_from_tables({"abstain": {"similarity": -1.0}})  # the hash embedder's cosines are not e5's
+
+
+@pytest.fixture
+def nested(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.md").write_text(NESTED, encoding="utf-8")
+    assistant = Assistant(make_settings(tmp_path, corpus, params=OPEN), log=lambda m: None)
+    assistant.ensure_index()
+    return assistant
+
+
+def block_texts(assistant, heading):
+    data = assistant.state.data
+    chunk = next(c for c in data.chunks if c.heading_path[-1] == heading)
+    return [(b.first_line, [(line.depth, line.text) for line in b.lines]) for b in blocks_of(chunk, data)]
+
+
+def test_a_lead_in_line_takes_its_list_and_prose_lines_stand_alone(nested):
+    assert block_texts(nested, "InstanceTerminatesImmediately") == [
+        (5, [(0, "인스턴스가 pending 상태에서 Terminated 상태로 즉시 변경되는 것")]),
+        (7, [(0, "이유는 아래와 같다."), (1, "EBS 볼륨 제한을 초과했을 때"), (1, "EBS 스냅샷이 손상되었을 때"),
+             (1, "루트 볼륨이 암호화되어 있으며 KMS 키 권한이 없을 때")]),
+        (12, [(0, "정확한 이유를 찾으려면 EC2 콘솔에서 Description 탭의 State를 확인하면 된다.")]),
+    ]
+
+
+def test_a_bullet_takes_its_indented_children(nested):
+    assert block_texts(nested, "Enhanced Networking") == [
+        (15, [(0, "ENA는 최대 100Gbps의 성능을 제공한다."), (1, "t2를 제외한 최신 세대의 EC2 인스턴스에 설치되어 있다."),
+              (1, "Intel VF는 10Gbps를 제공한다.")]),
+        (18, [(0, "EFA는 HPC 전용으로 개선된 ENA이다.")]),
+    ]
+
+
+def test_a_block_is_quoted_with_its_nesting_and_one_citation(nested):
+    data = nested.state.data
+    chunk = next(c for c in data.chunks if c.heading_path[-1] == "InstanceTerminatesImmediately")
+    citations = CitationList()
+    assert render_block(blocks_of(chunk, data)[1], citations, []) == [
+        "- 이유는 아래와 같다. [1]", "  - EBS 볼륨 제한을 초과했을 때", "  - EBS 스냅샷이 손상되었을 때",
+        "  - 루트 볼륨이 암호화되어 있으며 KMS 키 권한이 없을 때"]
+    assert [c.chunk for c in citations.citations()] == [chunk]
+
+
+def candidate(chunk, position, heading_named=0.0, text="x" * 50):
+    from rag.blocks import Block, Line
+
+    block = Block(chunk, (Line(chunk.line_start + position, text, 0),), (position,), position, False)
+    return Candidate(block, 0.9, 0.5, 0.5, frozenset(), 0, heading_named, 0.9, 0.9)
+
+
+def chunk(name, start=1):
+    return Chunk(f"id-{name}", "n.md", ("SOA", "Lecture", name), start, start + 20, "text", 10)
+
+
+class Q:  # the little of a Query that select_blocks reads
+    def __init__(self, text):
+        self.text = text
+
+
+def test_select_blocks_keeps_close_blocks_within_the_budgets():
+    a, b = chunk("A"), chunk("B", 40)
+    ranked = [(0.9, candidate(a, 0)), (0.5, candidate(a, 1)), (0.2, candidate(b, 0)), (0.1, candidate(b, 1))]
+    params = ComposeParams(max_blocks=6, keep_ratio=0.3, max_answer_chars=600)
+    chosen = select_blocks(Q("what is A?"), ranked, params)
+    assert [(c.chunk.heading_path[-1], c.position) for c in chosen] == [("A", 0), ("A", 1)]  # 0.2 < 0.3 × 0.9
+    tight = select_blocks(Q("what is A?"), ranked, ComposeParams(max_blocks=6, keep_ratio=0.1, max_answer_chars=120))
+    assert len(tight) == 2  # each block is 50 characters: a third would pass 120
+
+
+def test_a_comparison_covers_both_named_sections():
+    a, b = chunk("Spread"), chunk("Partition", 40)
+    ranked = [(0.9, candidate(a, 0, 1.0)), (0.8, candidate(a, 1, 1.0)), (0.05, candidate(b, 0, 1.0))]
+    chosen = select_blocks(Q("What is the difference between spread and partition?"), ranked,
+                           ComposeParams(max_blocks=2, keep_ratio=0.5))
+    assert {c.chunk.heading_path[-1] for c in chosen} == {"Spread", "Partition"}
+
+
+SCORES = {"A": {"use_both": 0.2, "cooccur": 0.1, "top5": 0.0},
+          "B": {"use_both": 0.9, "cooccur": 0.8, "top5": 0.7},
+          "C": {"use_both": 0.1, "cooccur": 0.0, "top5": 0.1}}
+
+
+def test_choose_picks_the_best_supported_option_and_the_worst_for_a_negated_question():
+    assert choose(SCORES, False)[0] == "B"
+    assert choose(SCORES, True)[0] == "C"
+    assert choose(SCORES, False)[1] > 1.0  # a clear margin
+
+
+def test_confidence_grows_with_the_margin():
+    params = ExamParams()
+    assert confidence_of(0.1, params) < confidence_of(1.0, params) < confidence_of(4.0, params)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.permutations(["Cluster placement group", "Spread placement group", "Dedicated Host", "Capacity Reservation"]),
+       st.lists(st.sampled_from([0.0, 0.5, 1.0]), min_size=12, max_size=12))
+def test_the_pick_does_not_depend_on_the_order_of_the_options(order, values):
+    by_text = {text: {"use_both": values[3 * i], "cooccur": values[3 * i + 1], "top5": values[3 * i + 2]}
+               for i, text in enumerate(sorted(order))}
+    picks = set()
+    for permutation in (order, list(reversed(order))):
+        letters = {chr(65 + i): text for i, text in enumerate(permutation)}
+        scores = {letter: by_text[text] for letter, text in letters.items()}
+        picks.add(letters[choose(scores, False, ExamParams(), letters)[0]])
+    assert len(picks) == 1
+
+
+def unit(text, score=1.2, heading="Spread Placement Group (분산 배치 그룹)"):
+    return ScoredUnit(0, score, Chunk("c", "n.md", ("SOA", heading), 1, 2, text, 5), 1, text)
+
+
+def test_a_different_number_is_struck_with_the_line_that_shows_it():
+    span, evidence = find_contradiction("A spread placement group allows 10 instances per AZ.",
+                                        [unit("이는 한 AZ 당 7개의 EC2 인스턴스로 제한되어 있다.")])
+    assert span == "10 instances" and "7개" in evidence.text
+
+
+def test_a_sibling_term_is_a_contradiction():
+    span, _ = find_contradiction("ALB는 L4 로드 밸런서로 TCP를 처리한다.",
+                                 [unit("NLB는 L4 로드 밸런서로 TCP와 UDP 트래픽을 처리한다.", heading="NLB")])
+    assert span == "ALB"
+
+
+def test_polarity_flips_only_against_a_close_line():
+    close = unit("종료 방지를 켜도 OS 안에서 shutdown 하면 종료된다.", score=1.2)
+    loose = unit("종료 방지를 켜도 OS 안에서 shutdown 하면 종료된다.", score=0.6)
+    claim = "종료 방지를 켜면 OS 안에서 shutdown 해도 종료되지 않는다."
+    assert find_contradiction(claim, [close])[0].startswith("종료되지")
+    assert find_contradiction(claim, [loose]) is None
+
+
+def test_matching_lines_are_no_contradiction():
+    assert find_contradiction("Spread placement groups are limited to 7 instances per AZ.",
+                              [unit("이는 한 AZ 당 7개의 EC2 인스턴스로 제한되어 있다.")]) is None
+
+
+def test_an_invented_citation_is_dropped_and_counted():
+    c = Chunk("c", "n.md", ("SOA", "X"), 1, 2, "t", 1)
+    markdown, dropped = validate_citations("**T**\n- line [1]\n- made up [7]\n\n출처\n[1] n.md", (Citation(1, c),))
+    assert dropped == 1
+    assert "- line [1]" in markdown and "[7]" not in markdown.split("출처")[0]
+
+
+def test_parameter_tables_reject_unknown_keys_and_bad_values():
+    assert params_from_tables({"exam": {"confident": 0.6}}).exam.confident == 0.6
+    with pytest.raises(ParamsError, match="unknown key 'confidnt'"):
+        params_from_tables({"exam": {"confidnt": 0.6}})
+    with pytest.raises(ParamsError, match="unknown parameter table"):
+        params_from_tables({"exams": {}})
+    with pytest.raises(ParamsError, match="is not a int"):
+        params_from_tables({"compose": {"max_blocks": 2.5}})
+
+
+ENGLISH_NOTES = """# Study notes
+## Load balancers
+### Network Load Balancer
+An NLB works at layer 4 and handles TCP and UDP traffic.
+An NLB has one static IP address per Availability Zone.
+
+### Application Load Balancer
+An ALB works at layer 7 and routes HTTP requests by path and host name.
+
+**Summary**
+- NLB is layer 4, ALB is layer 7.
+"""
+
+
+def test_english_notes_are_indexed_and_answered(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "english.md").write_text(ENGLISH_NOTES, encoding="utf-8")
+    assistant = Assistant(make_settings(tmp_path, corpus, params=OPEN), log=lambda m: None)
+    assistant.ensure_index()
+    chunks = assistant.state.data.chunks
+    assert {c.lang for c in chunks} == {"en"}
+    assert any(c.is_summary for c in chunks)  # "Summary" opens the summary block in English notes
+    answer = assistant.ask("How many static IP addresses does an NLB have per Availability Zone?", mode="qa")
+    assert not answer.abstained
+    assert "one static IP address per Availability Zone" in answer.answer_markdown
+    assert "NLB is layer 4, ALB is layer 7." in answer.answer_markdown.split("**TL;DR**")[1]
+
+
+def test_korean_chunks_record_their_language(hash_assistant):
+    assert {c.lang for c in hash_assistant.state.data.chunks} == {"ko"}
+
+
+def test_a_per_request_embedder_never_shrinks_the_indexed_models(tmp_path, notes_dir):
+    copy = tmp_path / "copy"
+    shutil.copytree(notes_dir, copy)
+    assistant = Assistant(make_settings(tmp_path, copy), log=lambda m: None)
+    assistant.ensure_index()
+    models = set(assistant.state.data.manifest["models"])
+    assistant.ask("분산 배치 그룹이란?", embedder="hash", kind="dense", top_k=3)
+    assistant.ensure_index(force=True)
+    assert set(assistant.state.data.manifest["models"]) == models
+    assert assistant.settings.embedders == ("hash",)
