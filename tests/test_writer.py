@@ -28,7 +28,8 @@ from rag.params import params_from_tables
 from rag.settings import Settings, SettingsError, WriterSettings, load_settings
 from rag.types import Chunk
 from rag.writer import WriterError, build_prompt, complete, load_instructions
-from writer_server import LlamaServer, Reply, ScriptedServer, free_port, sse
+from page_driver import BOT, ask, chromium, free_port, open_page, serve
+from writer_server import LlamaServer, Reply, ScriptedServer, sse
 
 SECRET = "sk-test-Zq8vY3wLr5"  # a made-up key: it must never show up anywhere but the Authorization header
 
@@ -429,44 +430,24 @@ def test_cli_ask_and_batch_with_the_writer_never_show_the_key(tmp_path, notes_di
 # ---- the page: the writer's text streams in, then the checked answer replaces it ------------------
 
 @pytest.fixture
-def writer_page(answering_assistant, scripted):
+def writer_page(answering_assistant, scripted, tmp_path):
     """The study page over the fixture notes, its writer a scripted server that drips its answer out."""
     pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
-    from playwright.sync_api import sync_playwright
-
-    from test_ui_browser import CHROMIUM, FLAGS
-    from ui.app import build_app, launch
-
     def script(body, headers):
         n = block_number(body, "Spread Placement Group")
         lines = ["**분산 배치 그룹**\n", f"- 분산 배치 그룹은 AZ 당 7개의 인스턴스로 제한된다 [{n}]\n",
                  f"- 분산 배치 그룹은 AZ 당 100개까지 가능하다 [{n}]\n", f"- 인스턴스가 서로 다른 랙에 분산된다 [{n}]\n"]
         return Reply(pieces=sse(*lines), pause_s=1.5)
 
-    server = scripted(script)
-    with_writer(answering_assistant, server.url)
-    app = build_app(answering_assistant)
-    port = free_port()
-    launch(app, port=port, block=False)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = chromium.new_page()
-        page.goto(f"http://127.0.0.1:{port}/")
-        page.wait_for_selector("#rag-input textarea")
-        yield page
-        chromium.close()
-    app.close()
-
-
-BOT = "#rag-chat [data-testid=bot]"
+    with_writer(answering_assistant, scripted(script).url)
+    with serve(answering_assistant, tmp_path, QUESTION) as (url, _), chromium() as browser:
+        yield open_page(browser, url)
 
 
 @pytest.mark.browser
 @pytest.mark.slow
 def test_page_streams_the_writer_then_shows_only_checked_lines(writer_page):
-    writer_page.fill("#rag-input textarea", QUESTION)
-    writer_page.locator("#rag-input textarea").press("Enter")
-    reply = writer_page.locator(BOT).last
+    reply = ask(writer_page, QUESTION, wait=False)
     writer_page.wait_for_function(  # the first lines show while the model still writes, marked unchecked
         f"[...document.querySelectorAll('{BOT}')].some(e => e.innerText.includes('아직 근거를') "
         f"&& e.innerText.includes('7개의 인스턴스로 제한된다'))", timeout=60000)
@@ -481,8 +462,7 @@ def test_page_streams_the_writer_then_shows_only_checked_lines(writer_page):
 @pytest.mark.browser
 @pytest.mark.slow
 def test_page_stop_button_ends_the_stream_with_the_notes_answer(writer_page):
-    writer_page.fill("#rag-input textarea", QUESTION)
-    writer_page.locator("#rag-input textarea").press("Enter")
+    ask(writer_page, QUESTION, wait=False)
     writer_page.wait_for_function(f"[...document.querySelectorAll('{BOT}')].some(e => e.innerText.includes('아직 근거를'))",
                                   timeout=60000)
     writer_page.click("#rag-stop")

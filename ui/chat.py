@@ -12,18 +12,26 @@ searched ("검색: …"); the page script turns that line into an editable box
 whose "다시 묻기" asks again with the edited text, and adds the
 "도움됐어요 / 틀렸어요" feedback control under every answer. Both reach the
 server as events of the sources panel (`trigger` in `ui/assets.py`).
+
+With the LLM writer configured (`rag/writer.py`), the model's text streams
+into the reply as it arrives, shown literally and marked as not yet checked;
+the checked answer replaces it. "작성 중지" ends the stream, and the notes'
+own answer is shown then.
 """
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import gradio as gr
 
 from rag.conversation import turn_of
 from rag.engine import QueryError, clean_question
 from rag.modes import parse_options
+from rag.writer import WriterStopped
 from ui import feedback, history
 from ui.assets import SCRIPT
 from ui.render import (MODE_LABELS, ChatTurn, literal_markdown, messages, preview, reply_markdown, sources_of,
@@ -44,6 +52,8 @@ WELCOME = ("**노트에서 답을 찾습니다.** 영어나 한국어로 물어�
            "서술문을 넣으면 노트와 맞는지 검증합니다. 모든 답에 출처 번호가 붙습니다.\n\n"
            "예시 질문을 누르면 바로 물어봅니다 (English / 한국어):")
 EMPTY_QUESTION = "질문을 입력해 주세요 (the question is empty; type a question first)."
+UNCHECKED_NOTE = "*(작성 중: 아직 근거를 확인하지 않은 글입니다)*"
+STOP_FLAGS: dict[str, threading.Event] = {}  # per browser session: set by the stop button
 
 
 def too_long(chars: int, limit: int) -> str:
@@ -65,8 +75,12 @@ class Request:
     searched: bool = False
 
 
-def reply(service: Service, request: Request, turns: tuple[ChatTurn, ...], ask_options: dict) -> ChatTurn:
-    """The next turn for `request`: an answer, or a polite refusal that keeps the page usable."""
+def reply(service: Service, request: Request, turns: tuple[ChatTurn, ...], ask_options: dict,
+          on_text: Callable[[str], None] | None = None) -> ChatTurn:
+    """The next turn for `request`: an answer, or a polite refusal that keeps the page usable.
+
+    `on_text` receives the LLM writer's text as it streams (see `streamed_reply`).
+    """
     number = len(turns) + 1
     text = request.text
     shown = preview(text) if not request.searched else f"*검색어를 고쳐 다시 물음:* {preview(text)}"
@@ -79,7 +93,7 @@ def reply(service: Service, request: Request, turns: tuple[ChatTurn, ...], ask_o
     started = time.perf_counter()
     try:
         answer = service.assistant.ask(text, mode=request.mode, options=request.options, history=history,
-                                       **ask_options)
+                                       on_text=on_text, **ask_options)
     except QueryError as err:
         return ChatTurn(number, shown, f"⚠ {literal_markdown(str(err))}")
     except ImportError as err:
@@ -94,6 +108,23 @@ def reply(service: Service, request: Request, turns: tuple[ChatTurn, ...], ask_o
                     sources=sources_of(answer), topic=follow.topic, context=follow.context,
                     seconds=time.perf_counter() - started, record=record, options=options,
                     searched_with=searched_with(service.assistant, ask_options, len(answer.hits)))
+
+
+def streamed_reply(service: Service, request: Request, turns: tuple[ChatTurn, ...], ask_options: dict,
+                   stop: threading.Event) -> Iterator[tuple[ChatTurn, bool]]:
+    """(turn, final) pairs: the writer's unchecked text as it arrives, then the checked turn."""
+    updates: queue.Queue = queue.Queue()
+
+    def on_text(so_far: str) -> None:
+        if stop.is_set():
+            raise WriterStopped
+        updates.put(so_far)
+
+    threading.Thread(target=lambda: updates.put(reply(service, request, turns, ask_options, on_text)),
+                     daemon=True).start()
+    while not isinstance(item := updates.get(), ChatTurn):
+        yield ChatTurn(len(turns) + 1, preview(request.text), f"{literal_markdown(item)}\n\n{UNCHECKED_NOTE}"), False
+    yield item, True
 
 
 def searched_with(assistant, ask_options: dict, found: int) -> str:
@@ -173,6 +204,8 @@ def build_chat_tab(service: Service, settings: SettingsControls) -> ChatTab:
                     text = gr.Textbox(elem_id="rag-input", show_label=False, lines=1, max_lines=8, scale=6,
                                       container=False, placeholder="질문·시험 문제·검증할 문장 (Enter 보내기, Shift+Enter 줄바꿈)")
                     send = gr.Button("보내기", variant="primary", scale=1, min_width=76, elem_id="rag-send")
+                    halt = gr.Button("작성 중지", size="sm", scale=0, min_width=76, elem_id="rag-stop",
+                                     visible=assistant.settings.writer.kind == "openai")
                 gr.HTML(f'<div id="rag-counter" data-limit="{limit}">0 / {limit:,}자</div>', js_on_load=None)
             mode = gr.Radio(MODE_CHOICES, value="auto", label="모드", elem_id="rag-mode",
                             info="자동은 보기(A. B. …)가 있으면 시험, 서술문이면 검증, 그 밖에는 질문으로 답합니다.")
@@ -183,18 +216,36 @@ def build_chat_tab(service: Service, settings: SettingsControls) -> ChatTab:
     def shown(conv: history.Conversation):
         return messages(conv.turns), sources_panel(conv.turns), history.to_json(conv)
 
-    def respond(message: str, chosen_mode: str, conv: history.Conversation, k, kind, model):
+    def respond(message: str, chosen_mode: str, conv: history.Conversation, k, kind, model, session: gr.Request):
         if is_empty(message):  # say so, change nothing
             gr.Warning(EMPTY_QUESTION)
-            return message, gr.skip(), conv, gr.skip(), gr.skip()
-        conv = conv.add(reply(service, Request(message, chosen_mode), conv.turns,
-                              request_options(assistant, k, kind, model)))
-        chat, panel_html, stored = shown(conv)
-        return "", chat, conv, panel_html, stored
+            yield message, gr.skip(), conv, gr.skip(), gr.skip()
+            return
+        asked, options = Request(message, chosen_mode), request_options(assistant, k, kind, model)
+        if assistant.settings.writer.kind != "openai":
+            conv = conv.add(reply(service, asked, conv.turns, options))
+            yield "", *shown_with(conv)
+            return
+        stop = STOP_FLAGS.setdefault(session.session_hash or "", threading.Event())
+        stop.clear()
+        for turn, final in streamed_reply(service, asked, conv.turns, options, stop):
+            if final:
+                conv = conv.add(turn)
+                yield "", *shown_with(conv)
+            else:
+                yield "", messages((*conv.turns, turn)), conv, gr.skip(), gr.skip()
 
-    def ask_example(chosen_mode: str, conv: history.Conversation, k, kind, model, evt: gr.SelectData):
+    def shown_with(conv: history.Conversation):
+        chat, panel_html, stored = shown(conv)
+        return chat, conv, panel_html, stored
+
+    def stop_writing(session: gr.Request) -> None:
+        STOP_FLAGS.setdefault(session.session_hash or "", threading.Event()).set()
+
+    def ask_example(chosen_mode: str, conv: history.Conversation, k, kind, model, evt: gr.SelectData,
+                    session: gr.Request):
         example = evt.value.get("text", "") if isinstance(evt.value, dict) else str(evt.value)
-        return respond(example, chosen_mode, conv, k, kind, model)
+        yield from respond(example, chosen_mode, conv, k, kind, model, session)
 
     def reask(conv: history.Conversation, k, kind, model, evt: gr.EventData):
         data = getattr(evt, "_data", None) or {}
@@ -243,6 +294,7 @@ def build_chat_tab(service: Service, settings: SettingsControls) -> ChatTab:
                 concurrency_limit=4, **quiet)
     chatbot.example_select(ask_example, [mode, *ask_inputs], [text, chatbot, conversation, panel, current_store],
                            concurrency_limit=4, **quiet)
+    halt.click(stop_writing, None, None, queue=False, **quiet)
     panel.submit(reask, ask_inputs, [chatbot, conversation, panel, current_store], concurrency_limit=4, **quiet)
     panel.click(give_feedback, [conversation], None, **quiet)
     switch_outputs = [chatbot, conversation, panel, current_store, past_store, past]
