@@ -137,7 +137,8 @@ class QuestionMode:
         focus = Query(request.question, context.embedders) if request.context else None
         evidence = gather_evidence(context.query, context.hits, context.data, context.model_id, context.idf,
                                    context.params.compose, focus)
-        if not has_content(request.question) or not evidence.covers(context.params.abstain):
+        contentless = not has_content(request.question) and not request.context  # a follow-up "왜?" leans on its context
+        if contentless or not evidence.covers(context.params.abstain):
             markdown, citations = compose_abstention(context.hits)
             return ModeResult((), markdown, citations, abstained=True)
         markdown, citations = compose_answer(evidence, context.errata)

@@ -28,6 +28,7 @@ import numpy as np
 
 from rag.compose import CitationList, render_line
 from rag.evidence import ScoredUnit, evidence_pool, score_units
+from rag.language import HANGUL
 from rag.lexical import expand_query, tokenize
 from rag.params import ExamParams
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
@@ -135,25 +136,34 @@ def deciding_units(stem: str, units: list[ScoredUnit], data, distinct: dict[str,
     """
     question_tokens = set(tokenize(expand_query(stem)))
     informative = [u for u in units if len(u.text) >= min_chars] or units
+
+    def is_prose(text: str) -> bool:  # a sentence of the notes, not a bare label such as "Dedicated Hosts (전용 호스트)"
+        return len(HANGUL.findall(text)) >= min_chars // 2
     headings = {h: set(tokenize(h)) for h in {u.chunk.heading_path[-1] for u in informative}}
     sentence_tokens = [set(data.unit_tokens[u.index]) for u in informative]
 
     def best(own: set[str]) -> ScoredUnit | None:
-        fits = [(len(own & headings[u.chunk.heading_path[-1]]) * 3 + len(own & tokens) * 2
+        fits = [(is_prose(u.text), len(own & headings[u.chunk.heading_path[-1]]) * 3 + len(own & tokens) * 2
                  + len(question_tokens & tokens) * 0.5 + u.score, k)
                 for k, (u, tokens) in enumerate(zip(informative, sentence_tokens))
                 if own & (tokens | headings[u.chunk.heading_path[-1]])]
-        if fits:
-            return informative[max(fits)[1]]
-        return anywhere(own)
+        if any(prose for prose, _, _ in fits):
+            return informative[max(fits)[2]]
+        return anywhere(own) or (informative[max(fits)[2]] if fits else None)
 
     def anywhere(own: set[str]) -> ScoredUnit | None:
-        found = [(sum(idf.get(t, 0.0) for t in own & set(tokens)) + 0.5 * len(question_tokens & set(tokens)), i)
-                 for i, tokens in enumerate(data.unit_tokens)
-                 if own & set(tokens) and len(data.units[i].text) >= min_chars]
+        """A prose line naming the option, in a section named after it when there is one (not a bare label)."""
+        found = []
+        for i, tokens in enumerate(data.unit_tokens):
+            text = data.units[i].text
+            if not own & set(tokens) or len(text) < min_chars:
+                continue
+            heading = data.chunk_by_id[data.units[i].chunk_id].heading_path[-1]
+            found.append((is_prose(text), 3 * len(own & set(tokenize(heading)))
+                          + sum(idf.get(t, 0.0) for t in own & set(tokens)) + 0.5 * len(question_tokens & set(tokens)), i))
         if not found:
             return None
-        score, index = max(found)
+        _, score, index = max(found)
         unit = data.units[index]
         return ScoredUnit(index, score, data.chunk_by_id[unit.chunk_id], unit.line, unit.text)
 
