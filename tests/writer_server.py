@@ -10,6 +10,7 @@ that echoes the API key.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -97,6 +98,12 @@ def sse(*texts: str, done: bool = True) -> list[bytes]:
     if done:
         events.append(b"data: [DONE]\n\n")
     return events
+
+
+def block_number(body: dict, heading: str) -> int:
+    """The number the prompt gave the evidence block of the section `heading`."""
+    prompt = body["messages"][0]["content"]
+    return int(re.search(r"^\[(\d+)\] .*" + re.escape(heading), prompt, re.MULTILINE).group(1))
 
 
 class ScriptedServer:
