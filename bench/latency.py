@@ -72,7 +72,7 @@ def items_by_mode() -> dict[str, list[dict]]:
             options = row["options"]
             modes["exam"].append({"text": row["question"], "options": options,
                                   "retrieval": row["question"] + " " + " ".join(options.values())})
-        else:
+        elif isinstance(row.get("question"), str):  # two-turn items are left out: their retrieval text has context
             modes["qa"].append({"text": row["question"], "options": None, "retrieval": row["question"]})
     return modes
 

@@ -44,14 +44,19 @@ NESTED = """# SOA 시험 대비
 OPEN = params_from_tables({"abstain": {"similarity": -1.0}})  # the hash embedder's cosines are not e5's
 
 
-@pytest.fixture
-def nested(tmp_path):
+def notes_assistant(tmp_path, name: str, text: str) -> Assistant:
+    """An assistant over one note file, with the hash embedder and abstention by similarity off."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "notes.md").write_text(NESTED, encoding="utf-8")
+    (corpus / name).write_text(text, encoding="utf-8")
     assistant = Assistant(make_settings(tmp_path, corpus, params=OPEN), log=lambda m: None)
     assistant.ensure_index()
     return assistant
+
+
+@pytest.fixture
+def nested(tmp_path):
+    return notes_assistant(tmp_path, "notes.md", NESTED)
 
 
 def block_texts(assistant, heading):
@@ -212,11 +217,7 @@ An ALB works at layer 7 and routes HTTP requests by path and host name.
 
 
 def test_english_notes_are_indexed_and_answered(tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "english.md").write_text(ENGLISH_NOTES, encoding="utf-8")
-    assistant = Assistant(make_settings(tmp_path, corpus, params=OPEN), log=lambda m: None)
-    assistant.ensure_index()
+    assistant = notes_assistant(tmp_path, "english.md", ENGLISH_NOTES)
     chunks = assistant.state.data.chunks
     assert {c.lang for c in chunks} == {"en"}
     assert any(c.is_summary for c in chunks)  # "Summary" opens the summary block in English notes

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import make_settings
 from page_driver import BOT, INPUT, PHONE, USER, ask, chromium, open_page, open_tab, serve
 from rag.types import Chunk
+from writer_server import Reply, ScriptedServer, block_number, sse
 
 pytestmark = [
     pytest.mark.browser,
@@ -172,6 +174,60 @@ def test_chat_answers_with_citations_a_popover_and_the_side_panel(page):
     page.locator("#rag-new-chat").click()
     expect()(page.locator(BOT)).to_have_count(0)
     expect()(page.locator("#rag-sources .rag-empty")).to_be_visible()
+
+
+WRITER_Q = "분산 배치 그룹은 한 AZ 당 몇 개의 인스턴스로 제한돼?"
+UNCHECKED = "아직 근거를 확인하지 않은 글"
+
+
+@pytest.fixture
+def writer_url(tmp_path, notes_dir):
+    """The page with the LLM writer configured: a scripted loopback server writes one line every 1.5 s,
+    one of them (100개) unsupported by the notes. The hash embedder: only the writer matters here."""
+    from rag.engine import Assistant
+    from rag.params import params_from_tables
+    from rag.settings import WriterSettings
+
+    def script(body, headers):
+        n = block_number(body, "Spread Placement Group")
+        return Reply(pieces=sse("**분산 배치 그룹**\n", f"- 분산 배치 그룹은 AZ 당 7개의 인스턴스로 제한된다 [{n}]\n",
+                                f"- 분산 배치 그룹은 AZ 당 100개까지 가능하다 [{n}]\n",
+                                f"- 인스턴스가 서로 다른 랙에 분산된다 [{n}]\n"), pause_s=1.5)
+
+    writer = ScriptedServer(script)
+    params = params_from_tables({"abstain": {"similarity": -1.0, "min_known_mass": 0.0}})
+    assistant = Assistant(make_settings(tmp_path, notes_dir, params=params,
+                                        writer=WriterSettings(kind="openai", url=writer.url, model="m")),
+                          log=lambda m: None)
+    assistant.ensure_index()
+    try:
+        with serve(assistant, tmp_path, WRITER_Q) as (url, _):
+            yield url
+    finally:
+        writer.close()
+
+
+def test_the_writer_streams_unchecked_text_then_the_checked_answer_and_stop_ends_it(writer_url, browser):
+    page = open_page(browser, writer_url)
+    reply = ask(page, WRITER_Q)
+    page.wait_for_function(  # the model's first lines show while it still writes, marked as unchecked
+        f"(() => {{ const t = document.querySelectorAll('{BOT}')[0].innerText; "
+        f"return t.includes('{UNCHECKED}') && t.includes('7개의 인스턴스로 제한된다'); }})()", timeout=60000)
+    expect()(reply).not_to_contain_text(UNCHECKED, timeout=60000)  # the checked answer replaced it
+    final = reply.inner_text()
+    assert "7개의 인스턴스로 제한된다" in final and "서로 다른 랙에 분산된다" in final
+    assert "100개" not in final  # the unsupported line never stays on the page
+    expect()(page.locator("#rag-sources #rag-turn-1")).to_be_visible()
+    page.context.close()
+
+    page = open_page(browser, writer_url)
+    reply = ask(page, WRITER_Q)
+    expect()(reply).to_contain_text(UNCHECKED, timeout=60000)
+    page.locator("#rag-stop").click()
+    expect()(reply).to_contain_text("stopped by the user", timeout=60000)  # the notes' own answer, with a notice
+    final = reply.inner_text()
+    assert UNCHECKED not in final and "100개" not in final and "7개" in final
+    page.context.close()
 
 
 def test_a_corrected_note_line_renders_struck_through(page):

@@ -28,8 +28,7 @@ from rag.params import params_from_tables
 from rag.settings import Settings, SettingsError, WriterSettings, load_settings
 from rag.types import Chunk
 from rag.writer import WriterError, build_prompt, complete, load_instructions
-from page_driver import BOT, ask, chromium, free_port, open_page, serve
-from writer_server import LlamaServer, Reply, ScriptedServer, sse
+from writer_server import LlamaServer, Reply, ScriptedServer, block_number, free_port, sse
 
 SECRET = "sk-test-Zq8vY3wLr5"  # a made-up key: it must never show up anywhere but the Authorization header
 
@@ -253,12 +252,6 @@ def test_extractive_default_leaves_the_answer_alone(answering_assistant):
     assert answering_assistant.ask(QUESTION, writer="extractive").answer_markdown == answer.answer_markdown
 
 
-def block_number(body: dict, heading: str) -> int:
-    """The number the prompt gave the evidence block of the section `heading`."""
-    prompt = body["messages"][0]["content"]
-    return int(re.search(r"^\[(\d+)\] .*" + re.escape(heading), prompt, re.MULTILINE).group(1))
-
-
 @pytest.mark.fast
 def test_writer_answer_keeps_only_supported_lines(answering_assistant, scripted):
     def script(body, headers):
@@ -425,48 +418,3 @@ def test_cli_ask_and_batch_with_the_writer_never_show_the_key(tmp_path, notes_di
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "rag.toml"]
     assert written and not any(SECRET.encode() in p.read_bytes() or wrong_key.encode() in p.read_bytes()
                                for p in written)
-
-
-# ---- the page: the writer's text streams in, then the checked answer replaces it ------------------
-
-@pytest.fixture
-def writer_page(answering_assistant, scripted, tmp_path):
-    """The study page over the fixture notes, its writer a scripted server that drips its answer out."""
-    pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
-    def script(body, headers):
-        n = block_number(body, "Spread Placement Group")
-        lines = ["**분산 배치 그룹**\n", f"- 분산 배치 그룹은 AZ 당 7개의 인스턴스로 제한된다 [{n}]\n",
-                 f"- 분산 배치 그룹은 AZ 당 100개까지 가능하다 [{n}]\n", f"- 인스턴스가 서로 다른 랙에 분산된다 [{n}]\n"]
-        return Reply(pieces=sse(*lines), pause_s=1.5)
-
-    with_writer(answering_assistant, scripted(script).url)
-    with serve(answering_assistant, tmp_path, QUESTION) as (url, _), chromium() as browser:
-        yield open_page(browser, url)
-
-
-@pytest.mark.browser
-@pytest.mark.slow
-def test_page_streams_the_writer_then_shows_only_checked_lines(writer_page):
-    reply = ask(writer_page, QUESTION, wait=False)
-    writer_page.wait_for_function(  # the first lines show while the model still writes, marked unchecked
-        f"[...document.querySelectorAll('{BOT}')].some(e => e.innerText.includes('아직 근거를') "
-        f"&& e.innerText.includes('7개의 인스턴스로 제한된다'))", timeout=60000)
-    writer_page.wait_for_function(f"(() => {{ const b = [...document.querySelectorAll('{BOT}')]; const t = b[b.length - 1]"
-                                  f".innerText; return t.includes('출처') && !t.includes('아직 근거를'); }})()",
-                                  timeout=60000)
-    final = reply.inner_text()
-    assert "7개의 인스턴스로 제한된다" in final and "서로 다른 랙에 분산된다" in final
-    assert "100개" not in final  # the unsupported line never stays on the page
-
-
-@pytest.mark.browser
-@pytest.mark.slow
-def test_page_stop_button_ends_the_stream_with_the_notes_answer(writer_page):
-    ask(writer_page, QUESTION, wait=False)
-    writer_page.wait_for_function(f"[...document.querySelectorAll('{BOT}')].some(e => e.innerText.includes('아직 근거를'))",
-                                  timeout=60000)
-    writer_page.click("#rag-stop")
-    writer_page.wait_for_function(f"[...document.querySelectorAll('{BOT}')].some(e => e.innerText.includes('stopped by the user'))",
-                                  timeout=60000)
-    final = writer_page.locator(BOT).last.inner_text()
-    assert "아직 근거를" not in final and "출처" in final and "100개" not in final

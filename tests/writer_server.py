@@ -10,6 +10,8 @@ that echoes the API key.
 from __future__ import annotations
 
 import json
+import re
+import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +22,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
 
-from page_driver import free_port
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def assemble_gguf(folder: Path) -> Path:
@@ -92,6 +98,12 @@ def sse(*texts: str, done: bool = True) -> list[bytes]:
     if done:
         events.append(b"data: [DONE]\n\n")
     return events
+
+
+def block_number(body: dict, heading: str) -> int:
+    """The number the prompt gave the evidence block of the section `heading`."""
+    prompt = body["messages"][0]["content"]
+    return int(re.search(r"^\[(\d+)\] .*" + re.escape(heading), prompt, re.MULTILINE).group(1))
 
 
 class ScriptedServer:

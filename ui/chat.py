@@ -13,13 +13,15 @@ whose "다시 묻기" asks again with the edited text, and adds the
 "도움됐어요 / 틀렸어요" feedback control under every answer. Both reach the
 server as events of the sources panel (`trigger` in `ui/assets.py`).
 
-With the LLM writer configured (`rag/writer.py`), the model's text streams
-into the reply as it arrives, shown literally and marked as not yet checked;
-the checked answer replaces it. "작성 중지" ends the stream, and the notes'
-own answer is shown then.
+With the LLM writer configured (`rag/writer.py`, `[writer] kind = "openai"`)
+the asking events stream: the model's text shows in the reply as it arrives,
+marked as not yet checked, and the checked answer replaces it; "작성 중지"
+ends the stream (the notes' own answer is shown then, with a notice).
+Without the writer the events answer once, as plain functions.
 """
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -53,7 +55,6 @@ WELCOME = ("**노트에서 답을 찾습니다.** 영어나 한국어로 물어�
            "예시 질문을 누르면 바로 물어봅니다 (English / 한국어):")
 EMPTY_QUESTION = "질문을 입력해 주세요 (the question is empty; type a question first)."
 UNCHECKED_NOTE = "*(작성 중: 아직 근거를 확인하지 않은 글입니다)*"
-STOP_FLAGS: dict[str, threading.Event] = {}  # per browser session: set by the stop button
 
 
 def too_long(chars: int, limit: int) -> str:
@@ -75,15 +76,20 @@ class Request:
     searched: bool = False
 
 
+def asked_markdown(request: Request) -> str:
+    """The user's side of a turn: the question, or the edited search text of a re-ask."""
+    return preview(request.text) if not request.searched else f"*검색어를 고쳐 다시 물음:* {preview(request.text)}"
+
+
 def reply(service: Service, request: Request, turns: tuple[ChatTurn, ...], ask_options: dict,
           on_text: Callable[[str], None] | None = None) -> ChatTurn:
     """The next turn for `request`: an answer, or a polite refusal that keeps the page usable.
 
-    `on_text` receives the LLM writer's text as it streams (see `streamed_reply`).
+    `on_text` receives the writer's text so far while it streams (`Assistant.ask`).
     """
     number = len(turns) + 1
     text = request.text
-    shown = preview(text) if not request.searched else f"*검색어를 고쳐 다시 물음:* {preview(text)}"
+    shown = asked_markdown(request)
     limit = service.assistant.settings.max_query_chars
     if len(text) > limit:
         return ChatTurn(number, shown, too_long(len(text), limit))
@@ -112,7 +118,10 @@ def reply(service: Service, request: Request, turns: tuple[ChatTurn, ...], ask_o
 
 def streamed_reply(service: Service, request: Request, turns: tuple[ChatTurn, ...], ask_options: dict,
                    stop: threading.Event) -> Iterator[tuple[ChatTurn, bool]]:
-    """(turn, final) pairs: the writer's unchecked text as it arrives, then the checked turn."""
+    """(turn, final) pairs: the writer's unchecked text as it arrives, then the checked turn.
+
+    Setting `stop` ends the writer's stream at its next piece; so does closing this generator.
+    """
     updates: queue.Queue = queue.Queue()
 
     def on_text(so_far: str) -> None:
@@ -122,9 +131,24 @@ def streamed_reply(service: Service, request: Request, turns: tuple[ChatTurn, ..
 
     threading.Thread(target=lambda: updates.put(reply(service, request, turns, ask_options, on_text)),
                      daemon=True).start()
-    while not isinstance(item := updates.get(), ChatTurn):
-        yield ChatTurn(len(turns) + 1, preview(request.text), f"{literal_markdown(item)}\n\n{UNCHECKED_NOTE}"), False
-    yield item, True
+    shown = asked_markdown(request)
+    try:
+        while not isinstance(item := updates.get(), ChatTurn):
+            yield ChatTurn(len(turns) + 1, shown, f"{literal_markdown(item)}\n\n{UNCHECKED_NOTE}"), False
+        yield item, True
+    finally:
+        stop.set()  # a page that went away stops the model too
+
+
+def settled(steps: Callable[..., Iterator]) -> Callable:
+    """The generator function `steps` as a plain one returning its last value: the event updates the page once."""
+    @functools.wraps(steps)
+    def last(*args, **kwargs):
+        for value in steps(*args, **kwargs):
+            pass
+        return value
+
+    return last
 
 
 def searched_with(assistant, ask_options: dict, found: int) -> str:
@@ -185,6 +209,8 @@ def build_chat_tab(service: Service, settings: SettingsControls) -> ChatTab:
     """Lay out the chat tab inside the current Blocks and wire its events."""
     assistant = service.assistant
     limit = assistant.settings.max_query_chars
+    streaming = assistant.settings.writer.kind == "openai"
+    stop_flags: dict[str, threading.Event] = {}  # per browser session: the stop button sets its stream's flag
     conversation = gr.State(history.new_conversation())
     current_store = gr.BrowserState(None, storage_key="soa-rag-conversation-v1", secret=STORAGE_SECRET)
     past_store = gr.BrowserState([], storage_key="soa-rag-past-v1", secret=STORAGE_SECRET)
@@ -204,8 +230,8 @@ def build_chat_tab(service: Service, settings: SettingsControls) -> ChatTab:
                     text = gr.Textbox(elem_id="rag-input", show_label=False, lines=1, max_lines=8, scale=6,
                                       container=False, placeholder="질문·시험 문제·검증할 문장 (Enter 보내기, Shift+Enter 줄바꿈)")
                     send = gr.Button("보내기", variant="primary", scale=1, min_width=76, elem_id="rag-send")
-                    halt = gr.Button("작성 중지", size="sm", scale=0, min_width=76, elem_id="rag-stop",
-                                     visible=assistant.settings.writer.kind == "openai")
+                    halt = gr.Button("작성 중지", variant="stop", scale=1, min_width=76, visible=streaming,
+                                     elem_id="rag-stop")
                 gr.HTML(f'<div id="rag-counter" data-limit="{limit}">0 / {limit:,}자</div>', js_on_load=None)
             mode = gr.Radio(MODE_CHOICES, value="auto", label="모드", elem_id="rag-mode",
                             info="자동은 보기(A. B. …)가 있으면 시험, 서술문이면 검증, 그 밖에는 질문으로 답합니다.")
@@ -216,48 +242,57 @@ def build_chat_tab(service: Service, settings: SettingsControls) -> ChatTab:
     def shown(conv: history.Conversation):
         return messages(conv.turns), sources_panel(conv.turns), history.to_json(conv)
 
-    def respond(message: str, chosen_mode: str, conv: history.Conversation, k, kind, model, session: gr.Request):
+    def updates(conv: history.Conversation, turns) -> Iterator[tuple]:
+        """(chat, conversation, panel, store) for each (turn, final) pair: a final turn joins the conversation."""
+        for turn, final in turns:
+            if final:
+                conv = conv.add(turn)
+                chat, panel_html, stored = shown(conv)
+                yield chat, conv, panel_html, stored
+            else:
+                yield messages((*conv.turns, turn)), conv, gr.skip(), gr.skip()
+
+    def asked(request: Request, conv: history.Conversation, k, kind, model, session: str | None):
+        """The updates for the answer to `request`: with the writer, its text as it streams, then the turn."""
+        ask_options = request_options(assistant, k, kind, model)
+        if not streaming:
+            yield from updates(conv, [(reply(service, request, conv.turns, ask_options), True)])
+            return
+        key = session or ""
+        stop = stop_flags[key] = threading.Event()
+        try:
+            yield from updates(conv, streamed_reply(service, request, conv.turns, ask_options, stop))
+        finally:
+            if stop_flags.get(key) is stop:
+                del stop_flags[key]
+
+    def respond(message: str, chosen_mode: str, conv: history.Conversation, k, kind, model, request: gr.Request):
         if is_empty(message):  # say so, change nothing
             gr.Warning(EMPTY_QUESTION)
             yield message, gr.skip(), conv, gr.skip(), gr.skip()
             return
-        asked, options = Request(message, chosen_mode), request_options(assistant, k, kind, model)
-        if assistant.settings.writer.kind != "openai":
-            conv = conv.add(reply(service, asked, conv.turns, options))
-            yield "", *shown_with(conv)
-            return
-        stop = STOP_FLAGS.setdefault(session.session_hash or "", threading.Event())
-        stop.clear()
-        for turn, final in streamed_reply(service, asked, conv.turns, options, stop):
-            if final:
-                conv = conv.add(turn)
-                yield "", *shown_with(conv)
-            else:
-                yield "", messages((*conv.turns, turn)), conv, gr.skip(), gr.skip()
-
-    def shown_with(conv: history.Conversation):
-        chat, panel_html, stored = shown(conv)
-        return chat, conv, panel_html, stored
-
-    def stop_writing(session: gr.Request) -> None:
-        STOP_FLAGS.setdefault(session.session_hash or "", threading.Event()).set()
+        for update in asked(Request(message, chosen_mode), conv, k, kind, model, request.session_hash):
+            yield "", *update
 
     def ask_example(chosen_mode: str, conv: history.Conversation, k, kind, model, evt: gr.SelectData,
-                    session: gr.Request):
+                    request: gr.Request):
         example = evt.value.get("text", "") if isinstance(evt.value, dict) else str(evt.value)
-        yield from respond(example, chosen_mode, conv, k, kind, model, session)
+        yield from respond(example, chosen_mode, conv, k, kind, model, request)
 
-    def reask(conv: history.Conversation, k, kind, model, evt: gr.EventData):
+    def reask(conv: history.Conversation, k, kind, model, evt: gr.EventData, request: gr.Request):
         data = getattr(evt, "_data", None) or {}
         turn = turn_at(conv, data.get("turn"))
         edited = str(data.get("text", ""))
         if turn is None or not edited.strip():
             gr.Warning("다시 물을 검색어가 없습니다 (nothing to search: edit the text under an answer first).")
-            return gr.skip(), conv, gr.skip(), gr.skip()
-        conv = conv.add(reply(service, reask_request(turn, edited), conv.turns,
-                              request_options(assistant, k, kind, model)))
-        chat, panel_html, stored = shown(conv)
-        return chat, conv, panel_html, stored
+            yield gr.skip(), conv, gr.skip(), gr.skip()
+            return
+        yield from asked(reask_request(turn, edited), conv, k, kind, model, request.session_hash)
+
+    def stop_writing(request: gr.Request) -> None:
+        flag = stop_flags.get(request.session_hash or "")
+        if flag is not None:
+            flag.set()
 
     def give_feedback(conv: history.Conversation, evt: gr.EventData):
         data = getattr(evt, "_data", None) or {}
@@ -289,13 +324,15 @@ def build_chat_tab(service: Service, settings: SettingsControls) -> ChatTab:
 
     quiet = {"api_visibility": "private"}
     ask_inputs = [conversation, *settings.inputs]
+    event = (lambda steps: steps) if streaming else settled  # a generator streams; a plain function answers once
     for trigger in (text.submit, send.click):
-        trigger(respond, [text, mode, *ask_inputs], [text, chatbot, conversation, panel, current_store],
+        trigger(event(respond), [text, mode, *ask_inputs], [text, chatbot, conversation, panel, current_store],
                 concurrency_limit=4, **quiet)
-    chatbot.example_select(ask_example, [mode, *ask_inputs], [text, chatbot, conversation, panel, current_store],
-                           concurrency_limit=4, **quiet)
+    chatbot.example_select(event(ask_example), [mode, *ask_inputs],
+                           [text, chatbot, conversation, panel, current_store], concurrency_limit=4, **quiet)
+    panel.submit(event(reask), ask_inputs, [chatbot, conversation, panel, current_store], concurrency_limit=4,
+                 **quiet)
     halt.click(stop_writing, None, None, queue=False, **quiet)
-    panel.submit(reask, ask_inputs, [chatbot, conversation, panel, current_store], concurrency_limit=4, **quiet)
     panel.click(give_feedback, [conversation], None, **quiet)
     switch_outputs = [chatbot, conversation, panel, current_store, past_store, past]
     new_chat.click(start_new, [conversation, past_store], switch_outputs, **quiet)
