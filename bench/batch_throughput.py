@@ -1,7 +1,8 @@
 """Batch throughput: `rag batch` over the test gold questions with 1 and 2 workers.
 
 The gold files eval/gold/test_*.jsonl are joined into one question set (open,
-out-of-scope, multiple-choice and verify items, each in its own mode). Each
+out-of-scope, multiple-choice and verify items, each in its own mode; the
+two-turn conversations are left out, a batch line is one question). Each
 run is the real command in a new process with a fresh output file; runs
 alternate 1, 2, 1, 2, ... so both see the same background load. Throughput
 is questions / answering seconds, the time the progress bar reports for the
@@ -30,10 +31,13 @@ ANSWERING = re.compile(r"answering\s+\[[#.]+\]\s+(\d+)/(\d+)\s+([\d.]+)s")
 
 
 def gold_file(path: Path = GOLD_FILE) -> tuple[Path, int]:
-    """All test gold items in one JSON Lines file (first occurrence of each id)."""
+    """All single-question test gold items in one JSON Lines file (first occurrence of each id).
+
+    Conversations (`turns`) are left out: `rag batch` answers one question per line.
+    """
     seen, lines = set(), []
     for row in common.read_gold():
-        if row["id"] not in seen:
+        if ("question" in row or "statement" in row) and row["id"] not in seen:
             seen.add(row["id"])
             lines.append(json.dumps({k: v for k, v in row.items() if not k.startswith("_")}, ensure_ascii=False))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

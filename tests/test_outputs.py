@@ -282,7 +282,7 @@ def test_two_worker_processes_give_the_same_records_in_the_same_order(tmp_path, 
     assert [comparable(r) for r in records(two)] == [comparable(r) for r in records(one)]
 
 
-@pytest.mark.fast
+@pytest.mark.slow
 def test_two_worker_processes_resume_like_one(tmp_path, notes_dir, questions, capsys):
     out = tmp_path / "answers.jsonl"
     partial = tmp_path / "partial.jsonl"
