@@ -507,6 +507,7 @@ def test_read_items_handles_100k_lines_quickly(builder):
 
 # ---- the batch command ----------------------------------------------------------------------
 
+@pytest.mark.slow  # starts worker processes: about 9 s
 @FEW
 @given(lines=st.lists(jsonl_line(), min_size=1, max_size=4), workers=st.sampled_from([1, 1, 1, 1, 1, 2, 3]))  # 2+: processes, ~1 s to start
 def test_cli_batch_on_malformed_files_answers_good_lines_and_reports_bad_ones(world, lines, workers):

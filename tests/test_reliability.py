@@ -318,6 +318,7 @@ def _run_killed(runner: Path, args: list[str], kill_at: int, events_file: Path |
                           env=env, timeout=120)
 
 
+@pytest.mark.slow  # kills and restarts `rag index` eight times: about 9 s
 def test_sigkill_mid_build_keeps_the_previous_index_and_the_next_run_completes(tmp_path, notes_dir, capsys):
     runner = tmp_path / "kill_runner.py"
     runner.write_text(KILL_RUNNER, encoding="utf-8")
