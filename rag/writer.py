@@ -129,7 +129,7 @@ def complete(prompt: str, settings: WriterSettings, on_text: Callable[[str], Non
     """The model's answer to `prompt` from `<url>/chat/completions`, streamed; `on_text` gets the text so far."""
     parts = urlsplit(settings.url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise WriterError(f"the writer URL must start with http:// or https://, e.g. http://127.0.0.1:8080/v1")
+        raise WriterError("the writer URL must start with http:// or https://, e.g. http://127.0.0.1:8080/v1")
     key = os.environ.get(settings.key_env, "") if settings.key_env else ""
     if settings.key_env and not key:
         raise WriterError(f"the environment variable {settings.key_env} is not set; export the API key there")

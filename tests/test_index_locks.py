@@ -32,7 +32,6 @@ import pytest
 from test_reliability import EDIT, QUESTION, answer_json, cli_args, hash_settings, log_lines, run_cli
 
 from rag import index as store
-from rag.cli import main
 from rag.engine import Assistant
 from rag.progress import silent
 
