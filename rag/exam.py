@@ -33,7 +33,7 @@ from rag.lexical import expand_query, tokenize
 from rag.params import ExamParams
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
 
-NEGATED_QUESTION = re.compile(r"\b(?:NOT|EXCEPT|LEAST)\b|(?i:\bwhich(?:\s+of\s+(?:the\s+following|these))?(?:\s+[\w-]+){0,4}?\s+(?:is|are|was|were|does|do|did|can|could|would|will|should)\s+(?:not|false|incorrect)\b|\bwhat\s+(?:is|are)\s+not\b)|아닌|않은|틀린|잘못된")
+NEGATED_QUESTION = re.compile(r"\b(?:NOT|EXCEPT)\b|(?i:\bwhich(?:\s+of\s+(?:the\s+following|these))?(?:\s+[\w-]+){0,4}?\s+(?:is|are|was|were|does|do|did|can|could|would|will|should)\s+(?:not|false|incorrect)\b|\bwhat\s+(?:is|are)\s+not\b)|아닌|않은|틀린|잘못된")
 
 
 def _distinct_tokens(options: dict[str, str]) -> dict[str, set[str]]:

@@ -19,6 +19,7 @@ def picked(question: str) -> str:
     "not the whole cluster. Which placement strategy should it use?",
     "The instance is not reachable over SSH. Which step should the administrator take first?",
     "What happens if the instance does not pass its status checks?",
+    "Which solution meets these requirements with the LEAST operational overhead?",  # asks for the best option
 ])
 def test_ordinary_lowercase_not_keeps_the_best_supported_option(question):
     assert not NEGATED_QUESTION.search(question)
