@@ -771,7 +771,6 @@ def test_uploaded_batch_file_with_a_traversal_name_writes_nothing_outside(page):
 
 
 def test_serve_warns_when_exposed_without_auth(monkeypatch, capsys, tmp_path, notes_dir):
-    pytest.importorskip("ui.app")
     import ui.app
 
     monkeypatch.setattr(ui.app, "launch", lambda *args, **kwargs: None)

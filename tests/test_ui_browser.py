@@ -530,7 +530,6 @@ def test_batch_tab_fills_the_preview_and_reports_the_bad_line(page, tmp_path):
 
 
 def test_eval_tab_explains_its_metrics_and_names_an_uploaded_file(page, tmp_path):
-    pytest.importorskip("rag.evaluate")
     open_tab(page, "평가")
     expect()(page.locator("#rag-eval-gold")).to_contain_text("dev_fixture.jsonl")
     expect()(page.locator("#rag-eval-retrievers")).to_contain_text("dense:use")
