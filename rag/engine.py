@@ -199,9 +199,13 @@ class Assistant:
                         is_correct=result.is_correct, verdicts=result.verdicts, timings_ms=timings, notices=notices,
                         retrieval_text=plan.text, confidence=result.confidence, uncertain=result.uncertain,
                         generation=state.generation, stale=state.stale, citations_dropped=dropped)
-        if (ask.writer or self.settings.writer.kind) == "openai":  # the writer hook: after any mode
+        if self.writer_kind(ask) == "openai":  # the writer hook: after any mode
             answer = self._write(answer, request, result, state, on_text)
         return answer
+
+    def writer_kind(self, ask: AskOptions) -> str:
+        """Who writes this request's answer: its own choice, else the configured writer."""
+        return ask.writer or self.settings.writer.kind
 
     def _write(self, answer: Answer, request: Request, result: ModeResult, state: State, on_text) -> Answer:
         """The openai writer's answer over the mode's evidence, every line checked (rag/writer.py)."""
@@ -225,9 +229,9 @@ class Assistant:
             raise QueryError(f"embedder {ask.embedder!r} is not indexed; use one of {', '.join(self.embedders)}")
         if ask.retriever is not None and ask.retriever not in RETRIEVER_KINDS:
             raise QueryError(f"unknown retriever {ask.retriever!r}; use one of {', '.join(RETRIEVER_KINDS)}")
-        if (ask.writer or self.settings.writer.kind) not in WRITER_KINDS:
+        if self.writer_kind(ask) not in WRITER_KINDS:
             raise QueryError(f"unknown writer {ask.writer!r}; use {' or '.join(WRITER_KINDS)}")
-        if (ask.writer or self.settings.writer.kind) == "openai" and not self.settings.writer.url:
+        if self.writer_kind(ask) == "openai" and not self.settings.writer.url:
             raise QueryError("the openai writer needs an endpoint: set url in [writer] of rag.toml or pass --writer-url")
         question, notices = clean_question(text, self.settings.max_query_chars)
         if options is None:
