@@ -30,7 +30,7 @@ from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, defa
 from rag.types import Verdict
 
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|(?<=다\.)\s*|\n+")
-NUMBER = re.compile(r"(?<![A-Za-z0-9.])\d+(?:[.,]\d+)?(?:\s*(?:-|–|~)\s*\d+)?\s*(?:%|[A-Za-z가-힣]+)?")
+NUMBER = re.compile(r"(?<![A-Za-z0-9.])\d+(?:[.,]\d+)?(?:\s*(?:-|–|~)\s*\d+)?(?:\s*-?\s*(?:%|[A-Za-z가-힣]+))?")
 FAMILIES: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("cluster placement", "cluster", "클러스터"), ("spread placement", "spread", "분산 배치"),
      ("partition placement", "partition", "파티션")),
@@ -65,8 +65,9 @@ def _members(text: str, family) -> dict[int, str]:
     for index, aliases in enumerate(family):
         for alias in aliases:
             match = re.search(r"(?<![a-z])" + re.escape(alias) + r"(?![a-z])", lowered)
-            if match:
-                found[index] = text[match.start():match.end()]
+            if match:  # the whole word as written: "client" in "client-side" is struck as "client-side"
+                end = match.end() + len(re.match(r"[A-Za-z0-9-]*", text[match.end():]).group().rstrip("-"))
+                found[index] = text[match.start():end]
                 break
     return found
 

@@ -241,3 +241,12 @@ def test_a_per_request_embedder_never_shrinks_the_indexed_models(tmp_path, notes
     assistant.ensure_index(force=True)
     assert set(assistant.state.data.manifest["models"]) == models
     assert assistant.settings.embedders == ("hash",)
+
+
+def test_the_struck_span_is_the_whole_number_phrase_or_word():
+    span, _ = find_contradiction("With detailed monitoring, EC2 metrics are collected at 5-minute intervals.",
+                                 [unit("세부 모니터링을 켜면 1분 간격으로 메트릭을 수집한다.", heading="CloudWatch")])
+    assert span == "5-minute"
+    span, _ = find_contradiction("5XX error codes indicate client-side errors.",
+                                 [unit("5XX 에러는 서버 측 에러이다. server 에러를 의미한다.", heading="ELB")])
+    assert span == "client-side"
