@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.evaluate import kind_of as harness_kind
 from rag.evaluate import load_gold
 from rag.metrics import normalise_heading
 from rag.notes import ChunkerSettings, load_corpus
@@ -54,13 +55,9 @@ def grep_count(term: str) -> int:
 
 
 def kind_of(record: dict) -> str:
-    if "turns" in record:
-        return "followup"
-    if "options" in record:
-        return "mcq"
-    if "statement" in record:
-        return "verify" if record.get("covered", True) is not False else "not_covered"
-    return "open" if "gold_headings" in record else "oos"
+    """The harness's kind, with verify statements the notes do not address told apart."""
+    kind = harness_kind(record)
+    return "not_covered" if kind == "verify" and record.get("covered", True) is False else kind
 
 
 def language(record: dict) -> str:
