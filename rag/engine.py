@@ -72,11 +72,14 @@ class Assistant:
         self._lock = threading.Lock()
 
     # ---- index -------------------------------------------------------------------------
-    def ensure_index(self, force: bool = False, fallback: bool = True) -> index_store.BuildReport | None:
+    def ensure_index(self, force: bool = False, fallback: bool = True,
+                     provisional: bool = False) -> index_store.BuildReport | None:
         """Load the index, building or refreshing it when missing, damaged or stale.
 
         When the refreshed index cannot be written, `fallback` keeps answering from the last good one, marked
         stale; a build of the same notes that failed before is not retried then until the disk has room.
+        With `provisional`, an assistant that has no index yet answers from BM25 over the notes, built in
+        memory in seconds (`index.provisional`), until the build finishes.
         """
         with self._lock:
             previous = None
@@ -101,6 +104,11 @@ class Assistant:
                 self.log(f"index: {err}")
             except index_store.IndexCorrupt as err:
                 self.log(f"index: {err}")
+            if provisional and self._state is None:
+                quick = index_store.provisional(self.settings, self.embedders)
+                self._install(quick)
+                self.log(f"index: answering from BM25 alone ({len(quick.chunks)} chunks) until the index is built")
+                previous = previous or quick  # lends its tokens to the build
             try:
                 report = index_store.build(self.settings, self.embedders, previous, reason, self.progress,
                                            self.log, force)
@@ -128,6 +136,11 @@ class Assistant:
         return self.settings.option_model
 
     @property
+    def answering(self) -> bool:
+        """Whether questions are answered now, from the index or from the provisional BM25 one."""
+        return self._state is not None
+
+    @property
     def state(self) -> State:
         if self._state is None:
             self.ensure_index()
@@ -140,6 +153,8 @@ class Assistant:
     def retriever(self, kind: str | None = None, model_ids: tuple[str, ...] | None = None,
                   state: State | None = None):
         state = state or self.state
+        if state.data.provisional:
+            kind = "bm25"  # no vectors yet
         return make_retriever(state.data, kind or self.settings.retriever, model_ids or self.settings.embedders,
                               self.settings.lexical_weight, self.settings.rrf_k, state.lexical)
 
@@ -166,8 +181,15 @@ class Assistant:
                context: str | None = None, history: Sequence[Turn] = (),
                on_text: Callable[[str], None] | None = None) -> Answer:
         """Answer one question with this request's own options: clean, pick the mode, retrieve, dispatch."""
-        started = time.perf_counter()
         state = self.state
+        if state.data.provisional:  # the first build waits between its batches meanwhile
+            with index_store.FOREGROUND.answering():
+                return self._answer(state, text, ask, options, context, history, on_text)
+        return self._answer(state, text, ask, options, context, history, on_text)
+
+    def _answer(self, state: State, text: str, ask: AskOptions, options: dict[str, str] | None,
+                context: str | None, history: Sequence[Turn], on_text: Callable[[str], None] | None) -> Answer:
+        started = time.perf_counter()
         request, notices = self.prepare(text, ask, options, context)
         if context is None and history:
             request = replace(request, context=context_for(request.question, history, state.vocabulary))
@@ -198,7 +220,8 @@ class Assistant:
                         abstained=result.abstained, citations=result.citations, hits=tuple(hits), choice=result.choice,
                         is_correct=result.is_correct, verdicts=result.verdicts, timings_ms=timings, notices=notices,
                         retrieval_text=plan.text, confidence=result.confidence, uncertain=result.uncertain,
-                        generation=state.generation, stale=state.stale, citations_dropped=dropped)
+                        generation=state.generation, stale=state.stale, provisional=state.data.provisional,
+                        citations_dropped=dropped)
         if self.writer_kind(ask) == "openai":  # the writer hook: after any mode
             answer = self._write(answer, request, result, state, on_text)
         return answer

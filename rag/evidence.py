@@ -58,7 +58,7 @@ def score_units(query: Query, data: IndexData, model_id: str, unit_ids: list[int
     """Each unit's match with the query: dense cosine plus weighted lexical overlap."""
     if not unit_ids:
         return []
-    dense = data.unit_matrix(model_id)[unit_ids] @ query.vector(model_id)
+    dense = data.unit_rows(model_id, unit_ids) @ query.vector(model_id)
     out = []
     for index, cosine in zip(unit_ids, dense):
         unit = data.units[index]
@@ -171,7 +171,9 @@ def candidate_blocks(query: Query, hits: list[Hit], data: IndexData, model_id: s
         heading_tokens = set(tokenize(key[1][-1])) if len(key[1]) > 1 else set()
         named = len(query_tokens & heading_tokens) / len(heading_tokens) if heading_tokens else 0.0
         blocks = [b for b in section_blocks(data, key) if b.units]
-        dense = [float((data.unit_matrix(model_id)[list(b.units)] @ query_vector).max()) for b in blocks]
+        ids = [i for b in blocks for i in b.units]
+        similarity = dict(zip(ids, data.unit_rows(model_id, ids) @ query_vector))
+        dense = [max(float(similarity[i]) for i in b.units) for b in blocks]
         for k, block in enumerate(blocks):
             ids = list(block.units)
             tokens = frozenset(t for i in ids for t in data.unit_tokens[i])

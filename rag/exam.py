@@ -65,7 +65,7 @@ class QuestionFocus:
 def question_focus(stem: str, ids: list[int], data, model_id: str, stem_vector: np.ndarray,
                    params: ExamParams = ExamParams()) -> QuestionFocus:
     """Rank the pool's sentences by e5 similarity to the question alone plus its term overlap."""
-    dense = data.unit_matrix(model_id)[ids] @ stem_vector
+    dense = data.unit_rows(model_id, ids) @ stem_vector
     question_tokens = set(tokenize(expand_query(stem)))
     overlap = np.array([len(question_tokens & set(data.unit_tokens[i])) / (len(question_tokens) or 1) for i in ids])
     relevance = dense + params.focus_overlap_weight * overlap
@@ -89,7 +89,7 @@ def score_options(stem: str, options: dict[str, str], distinct: dict[str, set[st
     ids = [u.index for u in units]
     focus = question_focus(stem, ids, data, model_id, query.companion(model_id, stem), params)
     both = np.array([query.companion(option_model, text) for text in option_texts(stem, options)])
-    option_matrix = data.unit_matrix(option_model)[ids]
+    option_matrix = data.unit_rows(option_model, ids)
     unit_tokens = [set(data.unit_tokens[i]) for i in ids]
     scores = {}
     for j, key in enumerate(options):

@@ -58,13 +58,14 @@ import os
 import re
 import shutil
 import sys
+import threading
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import faiss
 import numpy as np
@@ -82,6 +83,7 @@ EMBED_BATCH = 32
 MANIFEST_KEYS = ("format", "generation", "chunker", "files", "models", "counts", "artifacts", "manifest_sha256")
 BUILD_LOCK = ".build.lock"
 FAILED_BUILD = ".failed-build.json"
+PROVISIONAL = "빠른 검색"  # the generation name of the in-memory, BM25-only index served while the first one is built
 READ_ATTEMPTS = 5  # CURRENT re-read this often when its generation vanishes before the reader locks it
 
 
@@ -114,6 +116,8 @@ class IndexData:
     chunk_vectors: dict[str, VectorIndex] = field(default_factory=dict)  # FAISS today; any VectorIndex adapter
     unit_vectors: dict[str, VectorIndex] = field(default_factory=dict)
     lexical: BM25 | None = None
+    # a provisional index (`provisional`) has no vector files: sentence vectors of these models are encoded on demand
+    encoders: dict[str, Embedder] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.chunk_by_id = {c.chunk_id: c for c in self.chunks}
@@ -127,6 +131,19 @@ class IndexData:
         # the notes' words plus the glossary's English side: a question naming none of them is out of scope
         self.known_terms = vocabulary | {w for e in glossary() for w in e.english.split()}
         self._unit_matrices: dict[str, np.ndarray] = {}
+        self._encoded: dict[str, dict[int, np.ndarray]] = {}
+        self._encoding = threading.Lock()
+
+    @property
+    def provisional(self) -> bool:
+        """Built in memory while the first index is built: BM25 only, no dense search (`provisional`)."""
+        return self.manifest["generation"] == PROVISIONAL
+
+    def unit_rows(self, model_id: str, ids: Sequence[int]) -> np.ndarray:
+        """Sentence vectors of one model for the units `ids`, one row per id in that order."""
+        if model_id in self.unit_vectors:
+            return self.unit_matrix(model_id)[list(ids)]
+        return self._encoded_rows(model_id, list(ids))
 
     def unit_matrix(self, model_id: str) -> np.ndarray:
         """All sentence vectors of one model as a matrix (rows follow `units`)."""
@@ -136,6 +153,17 @@ class IndexData:
                 index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), np.float32)
             )
         return self._unit_matrices[model_id]
+
+    def _encoded_rows(self, model_id: str, ids: list[int]) -> np.ndarray:
+        """A provisional index's sentence vectors: encoded once, on first use, with the model the build uses."""
+        embedder = self.encoders[model_id]
+        with self._encoding:
+            known = self._encoded.setdefault(model_id, {})
+            todo = [i for i in dict.fromkeys(ids) if i not in known]
+            if todo:
+                texts = [unit_embed_text(self.units[i], self.chunk_by_id[self.units[i].chunk_id]) for i in todo]
+                known.update(zip(todo, embedder.encode(texts)))
+        return np.stack([known[i] for i in ids]) if ids else np.zeros((0, embedder.dim), np.float32)
 
 
 @dataclass(frozen=True)
@@ -349,6 +377,33 @@ def _old_vectors(previous: IndexData | None, model_id: str, dim: int) -> tuple[d
     return chunks, units
 
 
+class Foreground:
+    """Questions asked while an index is built come first: the build's batches wait while one is answered."""
+
+    def __init__(self) -> None:
+        self._answering = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        with self._changed:
+            self._answering += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._answering -= 1
+                self._changed.notify_all()
+
+    def wait(self) -> None:
+        """Return once no question is being answered."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._answering == 0)
+
+
+FOREGROUND = Foreground()
+
+
 def _embed_all(texts: list[str], embedder: Embedder, reuse: dict[str, np.ndarray], label: str,
                progress: Progress) -> tuple[np.ndarray, int]:
     """Vectors for `texts`, reusing known ones; returns them and the count embedded."""
@@ -361,9 +416,14 @@ def _embed_all(texts: list[str], embedder: Embedder, reuse: dict[str, np.ndarray
     progress(0, len(todo), label)
     batches = [todo[start:start + EMBED_BATCH] for start in range(0, len(todo), EMBED_BATCH)]
     done = 0
+
+    def encode(batch: list[int]) -> np.ndarray:
+        FOREGROUND.wait()  # a provisional answer gets the cores and the model engines first
+        return embedder.encode([texts[i] for i in batch])
+
     # batches run on every core: e5 keeps one engine per core, and both release the GIL while encoding
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for batch, vectors in zip(batches, pool.map(lambda b: embedder.encode([texts[i] for i in b]), batches)):
+        for batch, vectors in zip(batches, pool.map(encode, batches)):
             rows[batch] = vectors
             done += len(batch)
             progress(done, len(todo), label)
@@ -421,6 +481,38 @@ def build_lock(index_dir: Path, log: Callable[[str], None]) -> Iterator[bool]:
         os.close(fd)
 
 
+def provisional(settings: Settings, embedders: dict[str, Embedder], progress: Progress = silent) -> IndexData:
+    """The notes' chunks, sentences and BM25 index in memory, for answering while the first index is built.
+
+    It has no vector files: retrieval is BM25 alone, and the composer's sentence vectors are encoded on demand
+    with `embedders`, a few dozen per question. Passed to `build` as the previous index, it lends its tokens.
+    """
+    chunks, note_hashes = load_corpus(settings.corpus_dir, settings.chunker)
+    units = [u for c in chunks for u in units_of(c)]
+    chunk_tokens, unit_tokens = _tokens(chunks, units, None, settings, progress)
+    manifest = {"generation": PROVISIONAL, "built_at": "", "chunker": _chunker_json(settings), "files": note_hashes,
+                "models": {}, "counts": {"chunks": len(chunks), "units": len(units)}}
+    return IndexData(folder=settings.index_dir, manifest=manifest, chunks=chunks, chunk_tokens=chunk_tokens,
+                     units=units, unit_tokens=unit_tokens, lexical=BM25.fit(chunk_tokens), encoders=dict(embedders))
+
+
+def _tokens(chunks: list[Chunk], units: list[Unit], previous: IndexData | None, settings: Settings,
+            progress: Progress) -> tuple[list[list[str]], list[list[str]]]:
+    """BM25 tokens of every chunk and sentence, reused from `previous` where the text and the chunker are the same."""
+    old_chunk_tokens, old_unit_tokens = {}, {}
+    if previous is not None and previous.manifest.get("chunker") == _chunker_json(settings):
+        old_chunk_tokens = {chunk_lexical_text(c): t for c, t in zip(previous.chunks, previous.chunk_tokens)}
+        old_unit_tokens = {u.text: t for u, t in zip(previous.units, previous.unit_tokens)}
+    progress(0, len(chunks), "tokenising notes")
+    chunk_tokens = []
+    for i, c in enumerate(chunks):
+        text = chunk_lexical_text(c)
+        chunk_tokens.append(old_chunk_tokens[text] if text in old_chunk_tokens else tokenize(text))
+        progress(i + 1, len(chunks), "tokenising notes")
+    unit_tokens = [old_unit_tokens[u.text] if u.text in old_unit_tokens else tokenize(u.text) for u in units]
+    return chunk_tokens, unit_tokens
+
+
 def _built_while_waiting(settings: Settings, embedders: dict[str, Embedder]) -> BuildReport | None:
     """The generation the builder waited for, when it already fits the notes, settings and models."""
     started = time.monotonic()
@@ -456,17 +548,7 @@ def _build(settings: Settings, embedders: dict[str, Embedder], previous: IndexDa
     except OSError as err:
         raise _unwritable(index_dir, err.strerror) from None
 
-    old_chunk_tokens, old_unit_tokens = {}, {}
-    if previous is not None and previous.manifest.get("chunker") == _chunker_json(settings):
-        old_chunk_tokens = {chunk_lexical_text(c): t for c, t in zip(previous.chunks, previous.chunk_tokens)}
-        old_unit_tokens = {u.text: t for u, t in zip(previous.units, previous.unit_tokens)}
-    progress(0, len(chunks), "tokenising notes")
-    chunk_tokens = []
-    for i, c in enumerate(chunks):
-        text = chunk_lexical_text(c)
-        chunk_tokens.append(old_chunk_tokens[text] if text in old_chunk_tokens else tokenize(text))
-        progress(i + 1, len(chunks), "tokenising notes")
-    unit_tokens = [old_unit_tokens[u.text] if u.text in old_unit_tokens else tokenize(u.text) for u in units]
+    chunk_tokens, unit_tokens = _tokens(chunks, units, previous, settings, progress)
 
     try:
         with (staging / "chunks.jsonl").open("w", encoding="utf-8") as out:

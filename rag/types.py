@@ -101,6 +101,7 @@ class Answer:
     uncertain: bool = False  # exam and verify: shown as 불확실 wherever the answer appears
     generation: str = ""  # the index generation that answered
     stale: bool = False  # answered from an older generation because the notes' new one could not be built
+    provisional: bool = False  # answered by BM25 alone while the first index was being built
     citations_dropped: int = 0  # `[n]` markers that resolved to no source and were removed
     writer: dict | None = None  # the LLM writer's kind, model, lines kept/dropped/marked and fallback reason
 
@@ -121,6 +122,7 @@ class Answer:
             "uncertain": bool(self.uncertain),  # exam scores are numpy values: a numpy bool is no JSON
             "generation": self.generation,
             "stale": self.stale,
+            "provisional": self.provisional,
             "citations_dropped": self.citations_dropped,
             "writer": self.writer,
         }

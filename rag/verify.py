@@ -200,7 +200,8 @@ def examine(query, hits, context: AnswerContext) -> Examination:
                    key=lambda u: -u.score)
     if not units:
         return Examination("not_covered", None, [], None)
-    dense_best = max(float(data.unit_matrix(context.model_id)[u.index] @ query.vector(context.model_id)) for u in units[:10])
+    nearest = data.unit_rows(context.model_id, [u.index for u in units[:10]])
+    dense_best = float((nearest @ query.vector(context.model_id)).max())
     unknown, total = unknown_terms(sentence, data)
     if out_of_scope(dense_best, len(unknown) / max(total, 1), context.params.abstain):
         return Examination("not_covered", None, units[:1], None)
@@ -262,8 +263,8 @@ def support_of(claim: str, unit: ScoredUnit, similarity: float) -> Support:
 def best_support(claim: str, query, units: list[ScoredUnit], context: AnswerContext) -> Support:
     """The evidence sentence among `units` that carries the most of the claim."""
     vector = query.vector(context.model_id)
-    matrix = context.data.unit_matrix(context.model_id)
-    supports = [support_of(claim, u, float(matrix[u.index] @ vector)) for u in units]
+    similarity = context.data.unit_rows(context.model_id, [u.index for u in units]) @ vector
+    supports = [support_of(claim, u, float(s)) for u, s in zip(units, similarity)]
     return max(supports, key=lambda s: (s.numbers_present, s.coverage, s.similarity))
 
 

@@ -30,13 +30,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(assistant, gold_dir: Path, probe: str, timeout: float = 120):
-    """The page for `assistant` on a free port, once `/ask` answers `probe`: yields (url, client)."""
+def serve(assistant, gold_dir: Path, probe: str, timeout: float = 120, watcher=None):
+    """The page for `assistant` on a free port, once `/ask` answers `probe`: yields (url, client).
+
+    `watcher` is the `ui.service.PageProgress` the assistant reports its build progress to, if any.
+    """
     from gradio_client import Client
 
     from ui.app import build_app, launch
 
-    app = build_app(assistant, gold_dir=gold_dir)
+    app = build_app(assistant, watcher, gold_dir=gold_dir)
     port = free_port()
     launch(app, port=port, block=False)
     url = f"http://127.0.0.1:{port}/"

@@ -408,6 +408,43 @@ def test_feedback_is_saved_locally_listed_and_exported_as_draft_gold(page, e5_as
     assert draft["question"] == SPREAD_Q and draft["gold_headings"] == [] and "틀렸어요" in draft["note"]
 
 
+# ---- first start ---------------------------------------------------------------------------------
+
+def test_a_fresh_page_answers_from_bm25_while_indexing_then_switches_to_hybrid(browser, tmp_path, notes_dir):
+    import threading
+
+    from rag.engine import Assistant
+    from ui.service import PageProgress
+
+    release = threading.Event()
+
+    def hold_the_build(done, total, label):  # the build waits at its first embedding step until released
+        if label.startswith("embedding"):
+            release.wait(120)
+
+    watcher = PageProgress(hold_the_build)
+    assistant = Assistant(make_settings(tmp_path, notes_dir, embedders=("e5",)), progress=watcher, log=lambda m: None)
+    try:
+        with serve(assistant, tmp_path, SPREAD_Q, watcher=watcher) as (url, _):
+            tab = open_page(browser, url)
+            notice = tab.locator("#rag-notice")
+            expect()(notice).to_contain_text("빠른 검색 (색인 중)")
+            expect()(notice).to_contain_text("embedding chunks (e5) 0%")
+            quick = ask(tab, SPREAD_Q)
+            expect()(quick).to_contain_text("빠른 검색 (색인 중)", timeout=60000)
+            expect()(quick).to_contain_text(CITED_LINE)
+            expect()(tab.locator(".rag-searched").first).to_contain_text("검색: BM25 · 노트 조각")
+            release.set()
+            expect()(notice).to_be_hidden(timeout=120000)
+            full = ask(tab, SPREAD_Q)
+            expect()(full).to_contain_text(CITED_LINE, timeout=60000)
+            expect()(full).not_to_contain_text("빠른 검색")
+            expect()(tab.locator(".rag-searched").first).to_contain_text("검색: 하이브리드 (dense + BM25) · e5")
+            tab.context.close()
+    finally:
+        release.set()
+
+
 # ---- quiz --------------------------------------------------------------------------------------
 
 def test_a_quiz_round_hides_the_answer_until_a_pick_then_scores_it(page):

@@ -84,7 +84,7 @@ def build_app(assistant: Assistant, watcher: PageProgress | None = None,
             limit = service.assistant.settings.max_query_chars
             if isinstance(question, str) and len(question) > limit:
                 raise gr.Error(too_long(len(question), limit))
-            if not service.ready:
+            if not service.answering:
                 raise gr.Error(service.notice())
             try:
                 return service.assistant.ask(question, mode=mode or "auto").to_json()

@@ -33,6 +33,7 @@ import gradio as gr
 from rag.conversation import turn_of
 from rag.engine import QueryError, clean_question
 from rag.modes import parse_options
+from rag.types import Answer
 from rag.writer import WriterStopped
 from ui import feedback, history
 from ui.assets import SCRIPT
@@ -93,7 +94,7 @@ def reply(service: Service, request: Request, turns: tuple[ChatTurn, ...], ask_o
     limit = service.assistant.settings.max_query_chars
     if len(text) > limit:
         return ChatTurn(number, shown, too_long(len(text), limit))
-    if not service.ready:
+    if not service.answering:
         return ChatTurn(number, shown, service.notice())
     history = () if request.searched else tuple(t.as_conversation() for t in turns if t.answered)
     started = time.perf_counter()
@@ -113,7 +114,7 @@ def reply(service: Service, request: Request, turns: tuple[ChatTurn, ...], ask_o
     return ChatTurn(number, shown, reply_markdown(record), question=text, mode=answer.mode,
                     sources=sources_of(answer), topic=follow.topic, context=follow.context,
                     seconds=time.perf_counter() - started, record=record, options=options,
-                    searched_with=searched_with(service.assistant, ask_options, len(answer.hits)))
+                    searched_with=searched_with(service.assistant, ask_options, answer))
 
 
 def streamed_reply(service: Service, request: Request, turns: tuple[ChatTurn, ...], ask_options: dict,
@@ -151,12 +152,12 @@ def settled(steps: Callable[..., Iterator]) -> Callable:
     return last
 
 
-def searched_with(assistant, ask_options: dict, found: int) -> str:
+def searched_with(assistant, ask_options: dict, answer: Answer) -> str:
     """"검색: BM25 · e5 · 노트 조각 1개": the retriever and model the request used and how many pieces it found."""
     settings = assistant.settings
-    kind = ask_options.get("kind") or settings.retriever
+    kind = "bm25" if answer.provisional else ask_options.get("kind") or settings.retriever
     model = "" if kind == "bm25" else f" · {ask_options.get('embedder') or settings.embedders[0]}"
-    return f"검색: {RETRIEVER_NAMES[kind]}{model} · 노트 조각 {found}개"
+    return f"검색: {RETRIEVER_NAMES[kind]}{model} · 노트 조각 {len(answer.hits)}개"
 
 
 def reask_request(turn: ChatTurn, edited: str) -> Request:

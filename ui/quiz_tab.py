@@ -92,7 +92,7 @@ def build_quiz_tab(service: Service, gold_dir: Path, settings: SettingsControls)
             return refuse("먼저 문제를 불러오세요 (load a question first).", 5)
         if not picked:
             return refuse("먼저 보기를 하나 고르세요 (pick an option first).", 5)
-        if not service.ready:
+        if not service.answering:
             return refuse(service.notice() or "색인을 준비하는 중입니다.", 5)
         try:
             answer = assistant.ask(item.question, mode="exam", options=item.options,

@@ -23,6 +23,7 @@ MODE_LABELS = {"auto": "자동", "qa": "질문", "exam": "시험", "verify": "�
 VERDICT_LABELS = {"supported": "✓ 노트와 일치", "contradicted": "✗ 노트와 다름", "not_covered": "? 노트로 확인할 수 없음"}
 UNCERTAIN = "불확실"
 STALE = "이전 색인으로 답함"
+PROVISIONAL = "빠른 검색 (색인 중)"
 MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
 CITED_LINE = re.compile(r"^\s*[-*]\s+(.*?)\s*((?:\[\d+\]\s*)+)$")
 STRIKE_OR_BOLD = re.compile(r"~~|\*\*")
@@ -125,9 +126,10 @@ def confidence_text(record: dict) -> str:
 
 
 def honesty_label(record: dict) -> str:
-    """One plain line for tables and study sheets: 불확실, the confidence and a stale-index mark."""
+    """One plain line for tables and study sheets: 불확실, the confidence, and the stale and provisional marks."""
     parts = [UNCERTAIN] if record.get("uncertain") and record.get("mode") in ("exam", "verify") else []
-    parts += [p for p in (confidence_text(record), STALE if record.get("stale") else "") if p]
+    marks = (STALE if record.get("stale") else "", PROVISIONAL if record.get("provisional") else "")
+    parts += [p for p in (confidence_text(record), *marks) if p]
     return " · ".join(parts)
 
 
@@ -138,10 +140,12 @@ def verdict_lines(record: dict) -> list[str]:
 
 
 def honesty_lines(record: dict) -> list[str]:
-    """Markdown lines shown above an answer: 불확실 and the confidence (exam, verify), verdicts, stale index."""
+    """Markdown lines shown above an answer: the index marks, 불확실 and the confidence (exam, verify), verdicts."""
     lines = []
     if record.get("stale"):
         lines.append(f"*{STALE}* (노트의 새 색인을 만들지 못해 색인 {literal_markdown(record.get('generation', ''))}로 답했습니다)")
+    if record.get("provisional"):
+        lines.append(f"*{PROVISIONAL}*: 첫 색인을 만드는 동안 BM25 검색만으로 답했습니다. 색인이 끝나면 e5와 BM25를 함께 씁니다.")
     confidence = confidence_text(record)
     if confidence:
         uncertain = f"⚠ **{UNCERTAIN}** · " if record.get("uncertain") else ""

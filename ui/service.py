@@ -1,8 +1,10 @@
 """The page's handle on the assistant: readiness, the index summary and re-indexing.
 
 One `Service` serves every browser tab. It builds or refreshes the index in
-a background thread so the page can open at once and show a notice until
-the index is ready. It never changes the assistant's settings: each
+a background thread so the page can open at once and show a notice, with
+the build's progress, until the index is ready. On a first start the chat
+and the quiz answer at once from BM25 over the notes ("빠른 검색 (색인 중)"),
+and switch to hybrid retrieval when the build finishes. It never changes the assistant's settings: each
 visitor's search settings travel with their own questions
 (`ui/settings_panel.py`), and a re-index keeps every indexed model.
 """
@@ -64,7 +66,7 @@ class Service:
 
     def _prepare(self) -> None:
         try:
-            self.assistant.ensure_index()
+            self.assistant.ensure_index(provisional=True)
             self._ready.set()
         except Exception as err:  # the page shows it in its notice
             self.error = f"{type(err).__name__}: {err}"
@@ -72,7 +74,13 @@ class Service:
 
     @property
     def ready(self) -> bool:
+        """The index is built: every tab works, with hybrid retrieval."""
         return self._ready.is_set()
+
+    @property
+    def answering(self) -> bool:
+        """Questions get answers: from the index, or from BM25 alone while the first index is built."""
+        return self.ready or self.assistant.answering
 
     def notice(self) -> str:
         """The banner text while the index is not ready ("" once it is)."""
@@ -81,10 +89,11 @@ class Service:
         if self.ready:
             return ""
         step = self.watcher.last
-        if step is None:
-            return "**색인을 준비하는 중입니다** (모델을 불러오는 중). 준비되면 이 안내가 사라집니다."
-        done, total, label = step
-        return f"**색인을 준비하는 중입니다** — {label} {done}/{total}. 준비되면 이 안내가 사라집니다."
+        where = "모델을 불러오는 중" if step is None else f"{step[2]} {step[1] and round(100 * step[0] / step[1])}%"
+        if self.assistant.answering:
+            return (f"**빠른 검색 (색인 중)**: 색인을 만드는 동안 BM25 검색만으로 답합니다 ({where}). "
+                    "색인이 끝나면 e5와 BM25를 함께 쓰고 이 안내가 사라집니다.")
+        return f"**색인을 준비하는 중입니다** ({where}). 준비되면 이 안내가 사라집니다."
 
     # ---- the index ---------------------------------------------------------------------
     def indexed_models(self) -> tuple[str, ...]:
