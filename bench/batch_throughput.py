@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 GOLD_FILE = Path("/tmp/bench-gold-test.jsonl")
-ANSWERING = re.compile(r"answering\s+\[[#.]+\]\s+(\d+)/(\d+)\s+([\d.]+)s")
+# the last plain progress line of the `answering` task (rag.progress.Bar, tqdm's meter): done/total and the rate
+ANSWERING = re.compile(r"answering: +\d+%\|[^|]*\| *(\d+)/(\d+) \[[^,\]]*, *([\d.]+)(it/s|s/it)\]")
 
 
 def gold_file(path: Path = GOLD_FILE) -> tuple[Path, int]:
@@ -61,7 +62,10 @@ def run(index: Path, questions: Path, workers: int) -> dict:
     finals = [m for m in ANSWERING.finditer(stderr) if m[1] == m[2]]
     answered = sum(1 for _ in out.open(encoding="utf-8"))
     errors = sum(1 for line in out.open(encoding="utf-8") if '"error"' in line[:200] or json.loads(line).get("error"))
-    seconds = float(finals[-1][3]) if finals else wall
+    if not finals:
+        raise SystemExit(f"batch_throughput: no final 'answering' progress line in the output of {' '.join(cmd)}")
+    done, rate, unit = int(finals[-1][2]), float(finals[-1][3]), finals[-1][4]
+    seconds = done / rate if unit == "it/s" else done * rate
     return {"workers": workers, "answered": answered, "errors": errors, "answering_s": seconds, "wall_s": wall,
             "cpu_s": cpu, "qps": answered / seconds, "peak_rss_mb": rss, "command": " ".join(["rag", *cmd[1:]])}
 

@@ -8,7 +8,9 @@ never reaches your own index folder; a missing index is built there), then
 drives Debian's Chromium at desktop size (1400 × 1000) and phone size
 (390 × 844) through each feature and saves one PNG per view. Answer times
 are measured in the page, from pressing Enter to the answer's last line
-being drawn, and written to bench/results/page-answer-times.json.
+being drawn, and written to bench/results/page-answer-times.json. Last, a
+second page over an empty index folder shows the first start: the notice
+with the build's progress and an answer from BM25 alone ("first-start").
 The browser tests never write screenshots; this script is the only thing
 that does.
 """
@@ -20,6 +22,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,6 +32,7 @@ from common import machine  # noqa: E402
 from page_driver import BOT, answer_seconds, ask, chromium, open_page, open_tab, serve  # noqa: E402
 from rag.engine import Assistant  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
+from ui.service import PageProgress  # noqa: E402
 
 QUESTIONS = {  # what the answer-time run asks, by the mode the page answers in
     "qa": ["How many instances per AZ can a spread placement group have?", "클러스터 배치 그룹과 분산 배치 그룹의 차이는?",
@@ -152,6 +156,32 @@ def phone(browser, url: str, out: Path) -> None:
     page.context.close()
 
 
+def first_start(browser, out: Path) -> None:
+    """A fresh page over an empty index folder: the build's notice and a BM25-only answer while it runs.
+
+    The build is held at its first embedding step until both views are taken, then released.
+    """
+    release = threading.Event()
+
+    def hold(done: int, total: int, label: str) -> None:
+        if label.startswith("embedding"):
+            release.wait(300)
+
+    watcher = PageProgress(hold)
+    with tempfile.TemporaryDirectory(prefix="rag-first-") as folder:
+        settings = load_settings().with_overrides(corpus_dir=REPO / "corpus", index_dir=Path(folder) / "index")
+        try:
+            with serve(Assistant(settings, progress=watcher), REPO / "eval" / "gold", QUESTIONS["qa"][0],
+                       watcher=watcher) as (url, _):
+                page = open_page(browser, url)
+                ask(page, QUESTIONS["qa"][1])
+                page.locator(BOT).last.get_by_text("빠른 검색 (색인 중)").first.wait_for()
+                shoot(page, out, "first-start")
+                page.context.close()
+        finally:
+            release.set()
+
+
 def summary(times: dict[str, list[float]]) -> dict:
     return {mode: {"n": len(v), "median_s": round(statistics.median(v), 3), "max_s": round(max(v), 3)}
             for mode, v in times.items()}
@@ -168,10 +198,12 @@ def main(argv=None) -> int:
     settings = load_settings().with_overrides(corpus_dir=REPO / "corpus", index_dir=work / "index")
     args.out.mkdir(parents=True, exist_ok=True)
     assistant = Assistant(settings)
+    assistant.ensure_index()  # built before serving: the page's views are of the built index
     with serve(assistant, REPO / "eval" / "gold", QUESTIONS["qa"][0], timeout=900) as (url, _), chromium() as browser:
         print(f"page at {url}; screenshots to {args.out}", flush=True)
         times = desktop(browser, url, args.out)
         phone(browser, url, args.out)
+        first_start(browser, args.out)
     result = {"answer_seconds_in_page": summary(times), "raw": times, "machine": machine()}
     results = REPO / "bench" / "results" / "page-answer-times.json"
     results.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
