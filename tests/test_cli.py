@@ -9,7 +9,7 @@ pytestmark = pytest.mark.model  # the CLI's default path indexes the USE option 
 
 ANSWER_FIELDS = {"question", "mode", "answer_markdown", "abstained", "citations", "hits", "choice", "is_correct",
                  "verdicts", "timings_ms", "retrieval_text", "confidence", "uncertain", "generation", "stale",
-                 "citations_dropped", "writer"}
+                 "provisional", "citations_dropped", "writer"}
 
 
 @pytest.fixture
