@@ -18,8 +18,9 @@ import numpy as np
 from rag.evidence import evidence_pool, section_units
 from rag.engine import Assistant
 from rag.evidence import score_units
-from rag.exam import _distinct_tokens, _zscore, question_focus, score_options
+from rag.exam import ExamMode, _distinct_tokens, _zscore, question_focus, score_options
 from rag.embed import make_embedder
+from rag.pipeline import AskOptions
 from rag.settings import load_settings
 
 
@@ -27,8 +28,10 @@ def signals_for(assistant, use, item) -> dict[str, dict[str, float]]:
     state = assistant.state
     data, model = state.data, assistant.settings.embedders[0]
     stem, options = item["question"], item["options"]
-    query = assistant.query(stem + " " + " ".join(options.values()))
-    hits = assistant.retriever().search(query, 10)
+    request, _ = assistant.prepare(stem, AskOptions(mode="exam"), options, None)
+    plan = ExamMode().plan(request, assistant.settings.embedders, assistant.option_model)
+    query = assistant.query_for(plan)  # retrieved as exam mode retrieves
+    hits = assistant.retriever(None, plan.models).search(query, 10)
     ids = evidence_pool(data, hits, sections=5, lectures=3)  # the pool exam mode scores
     e5 = assistant.embedders[model]
     focus = question_focus(stem, ids, data, model, e5.encode([stem], query=True)[0])  # the best-answering sentences

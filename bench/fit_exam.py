@@ -35,7 +35,7 @@ def dev_margins(assistant: Assistant, path: Path) -> list[tuple[float, bool, int
         record = json.loads(line)
         request, _ = assistant.prepare(record["question"], AskOptions(mode="exam"), record["options"], None)
         plan = ExamMode().plan(request, assistant.settings.embedders, assistant.option_model)
-        query = assistant.query(plan.text)
+        query = assistant.query_for(plan)
         hits = assistant.retriever(None, plan.models, state).search(query, assistant.settings.top_k)
         selection = select_exam(request, assistant._context(query, hits, state))
         out.append((selection.margin, selection.letter == record["answer"], len(record["options"])))

@@ -230,13 +230,17 @@ class ExamMode:
     name = "exam"
 
     def plan(self, request: Request, models: tuple[str, ...], option_model: str) -> RetrievalPlan:
-        """Retrieve with the options too, and fuse the option model: it is loaded for exam anyway."""
+        """BM25 and the option model read the question with its options; the first model reads the question
+        alone, which is also the question's focus (`score_options`), so it encodes one short text.
+
+        Dev: the first model on the question alone picked 38/51 against 37/51 on question + options, in a
+        third of the time (one short e5 text instead of a long one and the stem).
+        """
         base = default_plan(request, models)
         models = tuple(dict.fromkeys((*models, option_model)))
-        companions = ((models[0], (request.question,)), (option_model, option_texts(request.question, request.options)))
-        if option_model == models[0]:
-            companions = ((option_model, (request.question, *option_texts(request.question, request.options))),)
-        return RetrievalPlan(" ".join([base.text, *request.options.values()]), models, companions)
+        companions = ((option_model, option_texts(request.question, request.options)),)
+        return RetrievalPlan(" ".join([base.text, *request.options.values()]), models, companions,
+                             ((models[0], request.question),))
 
     def answer(self, request: Request, context: AnswerContext) -> ModeResult:
         return render_exam(request, select_exam(request, context), context)

@@ -69,6 +69,7 @@ class RetrievalPlan:
     text: str
     models: tuple[str, ...]
     companions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    embed_texts: tuple[tuple[str, str], ...] = ()  # (model, text) where a model's query vector is not made of `text`
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ class Query:
 
     text: str
     embedders: dict[str, Embedder]
+    # model id -> the text its query vector is made of, when not the expanded `text` (exam: e5 reads the stem alone)
+    embed_texts: dict[str, str] = field(default_factory=dict)
     _vectors: dict = field(default_factory=dict)  # model id -> the query's vector; (model id, text) -> a companion's
     _tokens: list[str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -32,6 +34,10 @@ class Query:
     def expanded(self) -> str:
         return expand_query(self.text)
 
+    def embed_text(self, model_id: str) -> str:
+        """What `model_id` encodes for the query's own vector."""
+        return self.embed_texts.get(model_id) or self.expanded
+
     @property
     def tokens(self) -> list[str]:
         if self._tokens is None:
@@ -39,22 +45,23 @@ class Query:
         return self._tokens
 
     def vector(self, model_id: str) -> np.ndarray:
-        with self._lock:
-            if model_id not in self._vectors:
-                self._vectors[model_id] = self.embedders[model_id].encode([self.expanded], query=True)[0]
-            return self._vectors[model_id]
+        self.encode_with(model_id, ())
+        return self._vectors[model_id]
 
     def encode_with(self, model_id: str, texts: tuple[str, ...]) -> None:
         """Encode `texts` in the same model call as the query itself (one batch costs less than several
-        calls); `companion` then returns their vectors."""
+        calls); `companion` then returns their vectors. Models may encode on several threads at once."""
+        own_text = self.embed_text(model_id)
         with self._lock:
-            wanted = [t for t in texts if (model_id, t) not in self._vectors]
             own = model_id not in self._vectors
-            if not wanted and not own:
-                return
-            rows = self.embedders[model_id].encode(([self.expanded] if own else []) + wanted, query=True)
+            wanted = [t for t in dict.fromkeys(texts) if (model_id, t) not in self._vectors and not (own and t == own_text)]
+        if not wanted and not own:
+            return
+        rows = self.embedders[model_id].encode(([own_text] if own else []) + wanted, query=True)
+        with self._lock:
             if own:
-                self._vectors[model_id], rows = rows[0], rows[1:]
+                self._vectors[model_id] = self._vectors[(model_id, own_text)] = rows[0]
+                rows = rows[1:]
             self._vectors.update({(model_id, t): row for t, row in zip(wanted, rows)})
 
     def companion(self, model_id: str, text: str) -> np.ndarray:
