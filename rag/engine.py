@@ -20,8 +20,8 @@ from rag.compose import QuestionMode
 from rag.conversation import Turn, context_for, subject_vocabulary
 from rag.embed import Embedder, make_embedder
 from rag.errata import Erratum, load_errata, unmatched
-from rag.lexical import tokenize
 from rag.exam import ExamMode
+from rag.lexical import tokenize
 from rag.modes import detect_mode, parse_options
 from rag.notes import load_corpus
 from rag.pipeline import MODES, AnswerContext, AskOptions, ModeResult, Request, RetrievalPlan, validate_citations
