@@ -26,6 +26,7 @@ from rag.modes import detect_mode, parse_options
 from rag.notes import load_corpus
 from rag.pipeline import MODES, AnswerContext, AskOptions, ModeResult, Request, RetrievalPlan, validate_citations
 from rag.progress import Progress, silent
+from rag.rerank import ChunkReranker
 from rag.retrieve import RETRIEVER_KINDS, LexicalRetriever, Query, make_retriever
 from rag.settings import WRITER_KINDS, Settings
 from rag.text import has_content, normalise
@@ -168,12 +169,16 @@ class Assistant:
         return Query(plan.text, self.embedders, dict(plan.embed_texts))
 
     def retriever(self, kind: str | None = None, model_ids: tuple[str, ...] | None = None,
-                  state: State | None = None):
+                  state: State | None = None, rerank: bool = True):
+        """The retriever of `kind` (the settings' by default); hybrid's fused chunks are re-ranked by the chunk
+        ranker (`rag/rerank.py`) unless `rerank` is False."""
         state = state or self.state
-        if state.data.provisional:
-            kind = "bm25"  # no vectors yet
-        return make_retriever(state.data, kind or self.settings.retriever, model_ids or self.settings.embedders,
-                              self.settings.lexical_weight, self.settings.rrf_k, state.lexical)
+        kind = "bm25" if state.data.provisional else kind or self.settings.retriever  # provisional: no vectors yet
+        retriever = make_retriever(state.data, kind, model_ids or self.settings.embedders,
+                                   self.settings.lexical_weight, self.settings.rrf_k, state.lexical)
+        if kind != "hybrid" or not rerank:
+            return retriever
+        return ChunkReranker(retriever, state.data, self.settings.embedders[0], state.lexical.bm25.idf)
 
     def search(self, text: str, k: int | None = None, kind: str | None = None) -> list[Hit]:
         question, _ = clean_question(text, self.settings.max_query_chars)

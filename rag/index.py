@@ -121,6 +121,7 @@ class IndexData:
 
     def __post_init__(self) -> None:
         self.chunk_by_id = {c.chunk_id: c for c in self.chunks}
+        self.chunk_position = {c.chunk_id: i for i, c in enumerate(self.chunks)}  # rows of chunk_tokens, vectors
         self.units_by_chunk: dict[str, list[int]] = {}
         for i, unit in enumerate(self.units):
             self.units_by_chunk.setdefault(unit.chunk_id, []).append(i)

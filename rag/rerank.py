@@ -1,0 +1,86 @@
+"""Which retrieved chunk holds the sentence that answers: re-ranking the fused top chunks.
+
+Hybrid retrieval ranks chunks by reciprocal-rank fusion of whole-chunk
+scores, so a section's other chunk, or the chunk that only restates the
+question, often comes first. `ChunkReranker` takes the fused top `depth`
+chunks and orders them by a logistic score over a few features per chunk
+(`CHUNK_FEATURES`), fit on the **dev** split only by
+`bench/fit_chunk_ranker.py`, which reports cross-validated figures; the
+weights ship as `rag/data/chunk_ranker.json`.
+
+The features, in words:
+- `fused`, `fused_rank`: the fusion's own score (over the best one) and 1 / (1 + rank);
+- `best_sentence`, `best_sentence_gap`: the best e5 cosine of one of the chunk's sentences, and its gap to
+  the best of all candidates;
+- `sentence_lexical`, `chunk_lexical`: share of the question's idf mass in the best sentence and in the chunk;
+- `heading_named`: share of the chunk's heading words that the question uses;
+- `summary`: a 정리 chunk.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from rag.index import IndexData
+from rag.lexical import tokenize
+from rag.ranker import shipped
+from rag.retrieve import Query
+from rag.types import Hit
+
+CHUNK_FEATURES = ("fused", "fused_rank", "best_sentence", "best_sentence_gap", "sentence_lexical", "chunk_lexical",
+                  "heading_named", "summary")
+DEPTH = 20  # fused chunks re-ranked; dev: the evidence chunk is among the fused top 20 for 0.99 of questions
+
+
+def chunk_features(query: Query, hits: list[Hit], data: IndexData, model_id: str, idf: dict[str, float]) -> np.ndarray:
+    """One row of `CHUNK_FEATURES` per hit, in hit order."""
+    if not hits:
+        return np.zeros((0, len(CHUNK_FEATURES)))
+    units = [data.units_by_chunk.get(h.chunk.chunk_id, []) for h in hits]
+    ids = [i for chunk_units in units for i in chunk_units]
+    similarity = dict(zip(ids, (data.unit_rows(model_id, ids) @ query.vector(model_id)).tolist())) if ids else {}
+    best = [max((similarity[i] for i in chunk_units), default=0.0) for chunk_units in units]
+    top_score, top_best = max(h.score for h in hits) or 1.0, max(best)
+    query_tokens = set(query.tokens)
+    mass = {t: idf[t] for t in dict.fromkeys(query.tokens) if t in idf}  # `lexical_overlap`, idf looked up once
+    total = sum(mass.values()) or 1.0
+
+    def overlap(tokens: list[str]) -> float:
+        present = set(tokens)
+        return sum(w for t, w in mass.items() if t in present) / total
+
+    rows = []
+    for rank, (hit, chunk_units, best_sentence) in enumerate(zip(hits, units, best)):
+        chunk = hit.chunk
+        heading = heading_tokens(chunk.heading_path[-1]) if len(chunk.heading_path) > 1 else frozenset()
+        rows.append([
+            hit.score / top_score, 1 / (1 + rank), best_sentence, best_sentence - top_best,
+            max((overlap(data.unit_tokens[i]) for i in chunk_units), default=0.0),
+            overlap(data.chunk_tokens[data.chunk_position[chunk.chunk_id]]),
+            len(query_tokens & heading) / len(heading) if heading else 0.0,
+            float(chunk.is_summary),
+        ])
+    return np.array(rows, dtype=float)
+
+
+@lru_cache(maxsize=4096)
+def heading_tokens(heading: str) -> frozenset[str]:
+    """A heading's BM25 tokens; headings repeat across questions, so Kiwi reads each once."""
+    return frozenset(tokenize(heading))
+
+
+class ChunkReranker:
+    """A retriever whose fused top `depth` chunks come back ordered by the shipped chunk ranker."""
+
+    def __init__(self, inner, data: IndexData, model_id: str, idf: dict[str, float], depth: int = DEPTH) -> None:
+        self.inner, self.data, self.model_id, self.idf, self.depth = inner, data, model_id, idf, depth
+
+    def search(self, query: Query, k: int) -> list[Hit]:
+        hits = self.inner.search(query, max(k, self.depth))
+        if not hits:
+            return []
+        rows = chunk_features(query, hits, self.data, self.model_id, self.idf)
+        probabilities = shipped("chunk_ranker", CHUNK_FEATURES).probabilities(rows)
+        order = sorted(range(len(hits)), key=lambda i: (-probabilities[i], i))
+        return [Hit(hits[i].chunk, float(probabilities[i])) for i in order[:k]]
