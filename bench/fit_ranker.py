@@ -57,7 +57,7 @@ def build(assistant: Assistant, items) -> list[dict]:
         if previous:
             first = assistant.retriever().search(assistant.query(previous), settings.top_k)
             context = context_for(question, [Turn(previous, first[0].chunk.heading_path[-1] if first else "")],
-                                  state.vocabulary, state.notes_words)
+                                  state.vocabulary)
         query = assistant.query(question if not context else f"{context} {question}")
         hits = assistant.retriever().search(query, settings.top_k)
         focus = assistant.query(question) if context else query  # as question mode ranks a follow-up

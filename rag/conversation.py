@@ -14,21 +14,17 @@ with its old subject removed when the message names a new one:
     context:  "How many instances per AZ can a have"
 
 A follow-up with no subject of its own ("왜?", "more details") inherits the
-whole previous question plus the heading its answer came from, unless it asks
-about another side of that subject: a word the notes use, but not the
-section the previous answer came from ("그럼 비용은?" after a sticky-session
-question). Then it inherits only the subject words of that heading
-("Elastic Load Balancer"), so the search can leave the old section.
+whole previous question plus the heading its answer came from.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Sequence
 
 from rag.evidence import salient_terms
 from rag.types import Answer
-from rag.lexical import english_term, tokenize
+from rag.lexical import english_term
 
 MAX_FOLLOW_UP_WORDS = 12
 SHORT_WORDS = 4
@@ -149,14 +145,12 @@ def _subject(turn: Turn) -> set[str]:
     return subject
 
 
-def context_for(message: str, history: Sequence[Turn], vocabulary: frozenset[str] = frozenset(),
-                notes: NotesWords | None = None) -> str | None:
+def context_for(message: str, history: Sequence[Turn], vocabulary: frozenset[str] = frozenset()) -> str | None:
     """Earlier conversation text to retrieve `message` with, or None when it stands alone.
 
     The message itself is always searched whole; the context only adds to it. A previous turn that found
     nothing in the notes (junk, small talk, an uncovered question) lends no context. `vocabulary` holds
-    the words that name a subject in these notes (`subject_vocabulary`); `notes` tells a new aspect of the
-    same subject from a continued one (`new_aspect`).
+    the words that name a subject in these notes (`subject_vocabulary`).
     """
     if not history or not is_follow_up(message, vocabulary) or not history[-1].topic:
         return None
@@ -169,40 +163,9 @@ def context_for(message: str, history: Sequence[Turn], vocabulary: frozenset[str
         kept = [w for w in kept if normal(w) not in subject]
         if not content_words(" ".join(kept)):
             return None
-    elif new_aspect(message, last, notes):  # the same subject, another side of it: the subject alone
-        broader = [w for w in words(last.topic) if normal(w) not in vocabulary and content_words(w)]
-        kept = broader or kept + words(last.topic)
     else:  # the same subject: the previous question and the heading its answer came from
         kept += words(last.topic)
     return " ".join(_dedupe(kept)) or None
-
-
-def new_aspect(message: str, last: Turn, notes: NotesWords | None) -> bool:
-    """True when `message` asks about something ("비용") that the notes know but neither the previous question
-    nor the section its answer came from mentions: the answer lies elsewhere under the same subject, and the
-    previous aspect ("Sticky Session 어떻게 동작해") would only pull the search back to that section. Words the
-    notes never use ("risk" against Korean notes) cannot tell, so they keep the previous aspect."""
-    if notes is None or last.topic not in notes.by_heading or points_back(message):
-        return False
-    asked = set(tokenize(message)) & notes.known
-    seen = set(tokenize(f"{last.context or ''} {last.question} {last.topic}")) | notes.by_heading[last.topic]
-    return bool(asked) and not asked & seen
-
-
-@dataclass(frozen=True)
-class NotesWords:
-    """Which words the notes use where: each section's BM25 tokens by heading, and every token they know."""
-
-    by_heading: Mapping[str, frozenset[str]]
-    known: frozenset[str]
-
-    @classmethod
-    def of(cls, sections: Iterable[tuple[str, Sequence[str]]], known: frozenset[str]) -> "NotesWords":
-        """From (heading, tokens) pairs, one per chunk."""
-        by_heading: dict[str, set[str]] = {}
-        for heading, tokens in sections:
-            by_heading.setdefault(heading, set()).update(tokens)
-        return cls({heading: frozenset(found) for heading, found in by_heading.items()}, known)
 
 
 def _dedupe(tokens: list[str]) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 from rag import index as index_store
 from rag.compose import QuestionMode
-from rag.conversation import NotesWords, Turn, context_for, subject_vocabulary
+from rag.conversation import Turn, context_for, subject_vocabulary
 from rag.embed import Embedder, make_embedder
 from rag.errata import Erratum, load_errata, unmatched
 from rag.exam import ExamMode
@@ -49,7 +49,6 @@ class State:
     errata: list[Erratum]
     generation: str
     vocabulary: frozenset[str]  # heading words that name a subject, for follow-ups
-    notes_words: NotesWords  # which words each section uses, for follow-ups
     stale: bool = False  # the notes changed but their index could not be built: answers come from this older one
 
 
@@ -140,10 +139,7 @@ class Assistant:
         for erratum in unmatched(errata, data.chunks):
             self.log(f"errata: quote no longer found in the notes: {erratum.quote[:60]!r}; update corpus/errata.toml")
         vocabulary = subject_vocabulary([h for chunk in data.chunks for h in chunk.heading_path[1:]])
-        notes_words = NotesWords.of(((c.heading_path[-1], t) for c, t in zip(data.chunks, data.chunk_tokens)),
-                                    frozenset(data.known_terms))
-        self._state = State(data, LexicalRetriever(data), errata, data.manifest["generation"], vocabulary,
-                            notes_words, stale)
+        self._state = State(data, LexicalRetriever(data), errata, data.manifest["generation"], vocabulary, stale)
 
     @property
     def option_model(self) -> str:
@@ -214,8 +210,7 @@ class Assistant:
         started = time.perf_counter()
         request, notices = self.prepare(text, ask, options, context)
         if context is None and history:
-            request = replace(request, context=context_for(request.question, history, state.vocabulary,
-                                                           state.notes_words))
+            request = replace(request, context=context_for(request.question, history, state.vocabulary))
         mode = ANSWER_MODES[request.mode]
         plan = mode.plan(request, (ask.embedder,) if ask.embedder else self.settings.embedders, self.option_model)
         timings: dict[str, float] = {}

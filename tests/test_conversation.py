@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.conversation import (NotesWords, Turn, content_words, context_for, is_follow_up, new_aspect, normal,
-                               subject_vocabulary, subjects)
+from rag.conversation import Turn, content_words, context_for, is_follow_up, normal, subject_vocabulary, subjects
 
 SPREAD = Turn("How many instances per AZ can a spread placement group have?", "Spread Placement Group (분산 배치 그룹)")
 ALB = Turn("Does ALB support HTTP routing?", "Application Load Balancer (ALB)")
@@ -101,24 +100,3 @@ def test_nothing_left_to_carry_gives_none():
 
 def test_only_the_last_turn_matters():
     assert context_for("and for NLB?", [ALB, SPREAD]) == "How many instances per AZ can a have"
-
-
-ELB_HEADINGS = ["Elastic Load Balancer - Sticky Sessions", "Elastic Load Balancer - Cross Zone Load Balancing",
-                "Elastic Load Balancer - SSL Certificates", "Elastic Load Balancer - Health Checks",
-                "Spread Placement Group (분산 배치 그룹)"]
-ELB_STICKY = Turn("ELB의 Sticky Session은 어떻게 동작해?", "Elastic Load Balancer - Sticky Sessions")
-NOTES = NotesWords(
-    {"Elastic Load Balancer - Sticky Sessions": frozenset({"쿠키", "만료", "날짜", "세션", "sticky"}),
-     "Elastic Load Balancer - Cross Zone Load Balancing": frozenset({"az", "데이터", "비용", "요금"})},
-    frozenset({"쿠키", "만료", "날짜", "세션", "sticky", "az", "데이터", "비용", "요금", "기간"}))
-
-
-def test_a_new_aspect_of_the_same_subject_carries_the_subject_not_the_old_aspect():
-    vocabulary = subject_vocabulary(ELB_HEADINGS)
-    assert new_aspect("그럼 비용은?", ELB_STICKY, NOTES)  # the notes know 비용, not in the sticky section
-    assert context_for("그럼 비용은?", [ELB_STICKY], vocabulary, NOTES) == "Elastic Load Balancer"
-    continued = "ELB Sticky Session 어떻게 동작해 Elastic Load Balancer"
-    assert not new_aspect("그럼 만료 기간은?", ELB_STICKY, NOTES)  # 만료 is in the section: the same aspect
-    assert context_for("그럼 만료 기간은?", [ELB_STICKY], vocabulary, NOTES) == continued
-    assert not new_aspect("what's the risk?", ELB_STICKY, NOTES)  # a word the notes never use cannot tell
-    assert context_for("그럼 비용은?", [ELB_STICKY], vocabulary) == continued  # without the notes' words, as before
