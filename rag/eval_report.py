@@ -61,8 +61,8 @@ TARGETS = (
 
 
 def _number(value) -> str:
-    if isinstance(value, float) and value > 10:
-        return f"{value:.0f}"
+    if isinstance(value, float) and value > 10:  # counts and medians: whole, or one decimal for a half
+        return f"{value:.0f}" if value == round(value) else f"{value:.1f}"
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
