@@ -247,6 +247,21 @@ class BM25:
             return np.zeros(self.documents)
         return self.engine.get_scores_from_ids(ids)
 
+    def scores_of(self, query_tokens: list[str], documents: Sequence[int]) -> np.ndarray:
+        """The scores of `documents` alone, in that order: reads the query terms' postings, no array of all."""
+        wanted = np.asarray(documents, dtype=np.int64)
+        out = np.zeros(len(wanted))
+        arrays = self.engine.scores
+        for term in dict.fromkeys(query_tokens):
+            if term in self.vocabulary:
+                t = self.vocabulary[term]
+                start, end = int(arrays["indptr"][t]), int(arrays["indptr"][t + 1])
+                ids, values = np.asarray(arrays["indices"][start:end]), np.asarray(arrays["data"][start:end])
+                found = np.searchsorted(ids, wanted)  # a term's postings are sorted by document
+                hit = (found < len(ids)) & (ids[np.minimum(found, len(ids) - 1)] == wanted) if len(ids) else found < 0
+                out[hit] += values[found[hit]]
+        return out
+
     def top(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
         """Up to `k` (document, score) pairs with a positive score, best first; ties go to the earlier document."""
         scores = self.scores(query_tokens)

@@ -13,6 +13,7 @@ The features, in words:
 - `best_sentence`, `best_sentence_gap`: the best e5 cosine of one of the chunk's sentences, and its gap to
   the best of all candidates;
 - `sentence_lexical`, `chunk_lexical`: share of the question's idf mass in the best sentence and in the chunk;
+- `chunk_bm25`: the chunk's BM25 score over the best candidate's (fusion keeps only ranks);
 - `heading_named`: share of the chunk's heading words that the question uses;
 - `summary`: a 정리 chunk.
 """
@@ -29,7 +30,7 @@ from rag.retrieve import Query
 from rag.types import Hit
 
 CHUNK_FEATURES = ("fused", "fused_rank", "best_sentence", "best_sentence_gap", "sentence_lexical", "chunk_lexical",
-                  "heading_named", "summary")
+                  "chunk_bm25", "heading_named", "summary")
 DEPTH = 20  # fused chunks re-ranked; dev: the evidence chunk is among the fused top 20 for 0.99 of questions
 
 
@@ -50,6 +51,8 @@ def chunk_features(query: Query, hits: list[Hit], data: IndexData, model_id: str
         present = set(tokens)
         return sum(w for t, w in mass.items() if t in present) / total
 
+    bm25 = data.lexical.scores_of(query.tokens, [data.chunk_position[h.chunk.chunk_id] for h in hits])
+    bm25 = bm25 / (bm25.max() or 1.0)
     rows = []
     for rank, (hit, chunk_units, best_sentence) in enumerate(zip(hits, units, best)):
         chunk = hit.chunk
@@ -57,7 +60,7 @@ def chunk_features(query: Query, hits: list[Hit], data: IndexData, model_id: str
         rows.append([
             hit.score / top_score, 1 / (1 + rank), best_sentence, best_sentence - top_best,
             max((overlap(data.unit_tokens[i]) for i in chunk_units), default=0.0),
-            overlap(data.chunk_tokens[data.chunk_position[chunk.chunk_id]]),
+            overlap(data.chunk_tokens[data.chunk_position[chunk.chunk_id]]), float(bm25[rank]),
             len(query_tokens & heading) / len(heading) if heading else 0.0,
             float(chunk.is_summary),
         ])

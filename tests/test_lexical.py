@@ -120,6 +120,19 @@ def test_notes_scores_equal_the_hand_written_scorer(notes_tokens, gold_queries):
 
 
 @pytest.mark.fast
+def test_scores_of_some_documents_equal_their_entries_in_all_scores(notes_tokens, gold_queries, tmp_path):
+    _, tokens = notes_tokens
+    BM25.fit(tokens).save(tmp_path)
+    saved = BM25.load(tmp_path)  # memory-mapped, as the live index reads it
+    rng = np.random.default_rng(7)
+    for item_id, query in gold_queries[:60]:
+        documents = rng.choice(saved.documents, size=20, replace=False).tolist() + [0, saved.documents - 1]
+        np.testing.assert_allclose(saved.scores_of(query, documents), saved.scores(query)[documents], rtol=1e-12,
+                                   atol=0, err_msg=item_id)
+    assert saved.scores_of(["없는단어"], [0, 1]).tolist() == [0.0, 0.0]
+
+
+@pytest.mark.fast
 def test_top10_on_every_gold_question_equals_the_hand_written_scorer(notes_tokens, gold_queries, tmp_path):
     _, tokens = notes_tokens
     old = HandWrittenBM25(tokens)
