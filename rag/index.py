@@ -45,6 +45,11 @@ Between processes (two `rag index`, or the CLI and the page's re-index):
   runs, questions are answered at once from the last good generation and
   marked stale, instead of re-embedding for a build that will fail again.
 
+Before the first generation exists, `provisional()` builds the notes' chunks,
+sentences and BM25 index in memory in seconds, with no vector files, so the
+page can answer (BM25 alone, sentence vectors encoded on demand) while the
+build runs; the build's batches yield to those answers (`FOREGROUND`).
+
 The BM25 index is rebuilt whole from the chunks' tokens (reused from the
 previous generation when unchanged) for every generation: bm25s cannot
 update one in place, and a rebuild is cheap (docs/benchmarks.md, "Scale").
@@ -116,7 +121,7 @@ class IndexData:
     chunk_vectors: dict[str, VectorIndex] = field(default_factory=dict)  # FAISS today; any VectorIndex adapter
     unit_vectors: dict[str, VectorIndex] = field(default_factory=dict)
     lexical: BM25 | None = None
-    # a provisional index (`provisional`) has no vector files: sentence vectors of these models are encoded on demand
+    # a provisional index (`provisional()`) has no vector files: sentence vectors of these models are encoded on demand
     encoders: dict[str, Embedder] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -137,7 +142,7 @@ class IndexData:
 
     @property
     def provisional(self) -> bool:
-        """Built in memory while the first index is built: BM25 only, no dense search (`provisional`)."""
+        """Built in memory by `provisional()` while the first index is built: BM25 only, no dense search."""
         return self.manifest["generation"] == PROVISIONAL
 
     def unit_rows(self, model_id: str, ids: Sequence[int]) -> np.ndarray:
