@@ -6,6 +6,8 @@ sentences. It is *contradicted* when, against that evidence:
 - a number differs (`10 instances` where the notes say 7개);
 - a term is swapped for its sibling (cluster/spread/partition,
   system/instance status check, ALB/NLB/GWLB/CLB, stop/terminate/hibernate…);
+- it pairs names that a note line keeps in separate clauses ("ALB의 경우 …
+  AWSALB이고, CLB의 경우 AWSELB이다" against "for an ALB the cookie is AWSELB");
 - the polarity flips (`cannot`, 않는다, 없다 on one side only);
 - the evidence sentence is a known erratum (the notes themselves are wrong).
 
@@ -17,12 +19,13 @@ citation.
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
+from itertools import permutations
 
 from rag.compose import CitationList, render_line
 from rag.errata import matching
-from rag.evidence import ScoredUnit, evidence_pool, lexical_overlap, out_of_scope, score_units, unknown_terms
+from rag.evidence import (ScoredUnit, evidence_pool, lexical_overlap, out_of_scope, salient_terms, score_units,
+                          unknown_terms)
 from rag.language import negation
 from rag.lexical import expand_query, tokenize
 from rag.params import VerifyParams
@@ -52,6 +55,8 @@ FAMILIES: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("increase", "increases", "accumulate", "증가", "축적"), ("decrease", "decreases", "감소", "줄어")),
 )
 ONLY = re.compile(r"\bonly\b|만\s", re.IGNORECASE)
+# where a note line turns from one thing to another: "ALB의 경우 … AWSALB이고, CLB의 경우 AWSELB이다"
+CLAUSE = re.compile(r"\s*[,;]\s*|(?<=[가-힣A-Za-z0-9])(?:이고|이며|이지만|지만|인 반면|반면)\s+")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -146,6 +151,24 @@ def _alias(claim: str, tokens: set[str]) -> str | None:
     return claim[hits[0].start():hits[-1].end()].strip(".,;:()")
 
 
+def find_swapped_pair(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, ScoredUnit] | None:
+    """A claim that pairs names a note line keeps in separate clauses: the line says "A … X, B … Y" and the
+    claim says A with Y. Returns the claim's word for Y and the line. Each clause must name something the claim
+    does not (X, B), so a claim that restates both pairs, or one of them, is no contradiction."""
+    said = set(salient_terms(sentence))
+    for unit in evidence:
+        clauses = [c for c in CLAUSE.split(unit.text) if c.strip()]
+        names = [set(salient_terms(c)) for c in clauses]
+        for i, j in permutations(range(len(clauses)), 2):
+            own_i, own_j = names[i] - names[j], names[j] - names[i]
+            first, second = own_i & said, own_j & said
+            if first and second and own_i - said and own_j - said:
+                word = next(iter(sorted(second)))
+                found = re.search(re.escape(word), sentence, re.IGNORECASE)
+                return (found.group() if found else word), unit
+    return None
+
+
 def find_contradiction(sentence: str, evidence: list[ScoredUnit],
                        params: VerifyParams = VerifyParams()) -> tuple[str, ScoredUnit] | None:
     """The wrong part of `sentence` and the note sentence that shows it, if they disagree."""
@@ -168,6 +191,9 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit],
             alias = next(iter(said.values()))
             only = re.search(r"only\s+(?:\w+\s+){0,3}?" + re.escape(alias), sentence, re.IGNORECASE)
             return (only.group() if only else alias), best
+    swapped = find_swapped_pair(sentence, evidence[:2])
+    if swapped:
+        return swapped
     stated, noted_negation = negation(sentence), negation(best.text)
     if bool(stated) != bool(noted_negation) and best.score >= params.polarity_min_score:
         if stated:

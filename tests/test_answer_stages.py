@@ -18,7 +18,7 @@ from rag.params import ComposeParams, ExamParams, ParamsError, params_from_table
 from rag.pipeline import validate_citations
 from rag.ranker import Candidate
 from rag.types import Chunk, Citation
-from rag.verify import find_contradiction
+from rag.verify import find_contradiction, find_swapped_pair
 
 NESTED = """# SOA 시험 대비
 ## Troubleshooting EC2 Launch Issues
@@ -170,6 +170,16 @@ def test_a_sibling_term_is_a_contradiction():
     span, _ = find_contradiction("ALB는 L4 로드 밸런서로 TCP를 처리한다.",
                                  [unit("NLB는 L4 로드 밸런서로 TCP와 UDP 트래픽을 처리한다.", heading="NLB")])
     assert span == "ALB"
+
+
+def test_a_claim_that_pairs_what_a_line_keeps_apart_is_contradicted():
+    line = unit("ALB의 경우 쿠키 이름은 AWSALB이고, CLB의 경우 AWSELB이다.", heading="Sticky Sessions")
+    span, evidence = find_swapped_pair("For an ALB, the duration-based stickiness cookie is named AWSELB.", [line])
+    assert span == "AWSELB" and evidence is line
+    assert find_contradiction("For an ALB, the duration-based stickiness cookie is named AWSELB.", [line])[0] == "AWSELB"
+    for agrees in ("For an ALB the cookie is named AWSALB.", "ALB uses AWSALB and CLB uses AWSELB.",
+                   "The CLB cookie is AWSELB."):
+        assert find_swapped_pair(agrees, [line]) is None, agrees
 
 
 def test_polarity_flips_only_against_a_close_line():
