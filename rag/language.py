@@ -86,6 +86,21 @@ def is_summary_title(text: str) -> bool:
     return any(p.is_summary_title(text) for p in PROFILES.values())
 
 
+EN_NOUN = r"(?P<noun>[A-Za-z0-9-]+(?:\s+(?!(?:at|in|on|the|to|for|with|and|or|of|by|from|per|is|are|can)\b)[A-Za-z0-9-]+){0,2})"
+KO_NOUN = r"(?P<noun>[가-힣A-Za-z0-9]+(?:(?<![에을를은는이가의로도만])\s+[가-힣A-Za-z0-9]+)?)"  # a particle ends it
+# a count of exactly one, or of more than one, with the noun it counts
+ONE = (re.compile(r"\b(?:only one|a single|just one|exactly one|one single)\s+" + EN_NOUN, re.IGNORECASE),
+       re.compile(r"(?:하나의|한\s*개의|단\s*하나의|단일)\s*" + KO_NOUN))
+SEVERAL = (re.compile(r"\b(?:multiple|several|many|more than one)\s+" + EN_NOUN, re.IGNORECASE),
+           re.compile(r"(?:여러|다수의|복수의)\s*(?:개의\s*)?" + KO_NOUN))
+
+
+def counts(text: str) -> list[tuple[bool, str, str]]:
+    """(more than one?, the counted phrase, the noun) for every "only one X" / "multiple X" in `text`."""
+    return [(several, m.group(), m.group("noun")) for several, patterns in ((False, ONE), (True, SEVERAL))
+            for pattern in patterns for m in pattern.finditer(text)]
+
+
 def negation(text: str) -> str | None:
     """The first negated predicate in `text`, in either language."""
     match = ENGLISH.negation.search(text) or KOREAN.negation.search(text)

@@ -8,6 +8,8 @@ sentences. It is *contradicted* when, against that evidence:
   system/instance status check, ALB/NLB/GWLB/CLB, stop/terminate/hibernate…);
 - it pairs names that a note line keeps in separate clauses ("ALB의 경우 …
   AWSALB이고, CLB의 경우 AWSELB이다" against "for an ALB the cookie is AWSELB");
+- it counts several of a thing that a note line allows only one of, or the
+  reverse ("multiple patch baselines" against "하나의 패치 베이스라인에만");
 - the polarity flips (`cannot`, 않는다, 없다 on one side only);
 - the evidence sentence is a known erratum (the notes themselves are wrong).
 
@@ -26,7 +28,7 @@ from rag.compose import CitationList, render_line
 from rag.errata import matching
 from rag.evidence import (ScoredUnit, evidence_pool, lexical_overlap, out_of_scope, salient_terms, score_units,
                           unknown_terms)
-from rag.language import negation
+from rag.language import counts, negation
 from rag.lexical import expand_query, tokenize
 from rag.params import VerifyParams
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
@@ -169,6 +171,22 @@ def find_swapped_pair(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, S
     return None
 
 
+def find_count_clash(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, ScoredUnit] | None:
+    """The claim counts several of a thing that a note line allows only one of, or the other way round
+    ("multiple patch baselines" against "하나의 패치 베이스라인에만"). The two counted nouns must be the same
+    thing: the terms of one (glossary translations count) all among the other's, so "patch groups" never
+    matches "패치 베이스라인". Returns the claim's counted phrase and the line."""
+    claimed = counts(sentence)
+    for unit in evidence:
+        for several, phrase, noun in claimed:
+            terms = set(tokenize(expand_query(noun)))
+            for noted_several, _, noted_noun in counts(unit.text):
+                noted = set(tokenize(expand_query(noted_noun)))
+                if noted_several != several and terms and noted and (terms <= noted or noted <= terms):
+                    return phrase, unit
+    return None
+
+
 def find_contradiction(sentence: str, evidence: list[ScoredUnit],
                        params: VerifyParams = VerifyParams()) -> tuple[str, ScoredUnit] | None:
     """The wrong part of `sentence` and the note sentence that shows it, if they disagree."""
@@ -191,9 +209,9 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit],
             alias = next(iter(said.values()))
             only = re.search(r"only\s+(?:\w+\s+){0,3}?" + re.escape(alias), sentence, re.IGNORECASE)
             return (only.group() if only else alias), best
-    swapped = find_swapped_pair(sentence, evidence[:2])
-    if swapped:
-        return swapped
+    clash = find_swapped_pair(sentence, evidence[:2]) or find_count_clash(sentence, evidence[:2])
+    if clash:
+        return clash
     stated, noted_negation = negation(sentence), negation(best.text)
     if bool(stated) != bool(noted_negation) and best.score >= params.polarity_min_score:
         if stated:
