@@ -88,16 +88,24 @@ def is_summary_title(text: str) -> bool:
 
 EN_NOUN = r"(?P<noun>[A-Za-z0-9-]+(?:\s+(?!(?:at|in|on|the|to|for|with|and|or|of|by|from|per|is|are|can)\b)[A-Za-z0-9-]+){0,2})"
 KO_NOUN = r"(?P<noun>[가-힣A-Za-z0-9]+(?:(?<![에을를은는이가의로도만])\s+[가-힣A-Za-z0-9]+)?)"  # a particle ends it
-# a count of exactly one, or of more than one, with the noun it counts
-ONE = (re.compile(r"\b(?:only one|a single|just one|exactly one|one single)\s+" + EN_NOUN, re.IGNORECASE),
-       re.compile(r"(?:하나의|한\s*개의|단\s*하나의|단일)\s*" + KO_NOUN))
-SEVERAL = (re.compile(r"\b(?:multiple|several|many|more than one)\s+" + EN_NOUN, re.IGNORECASE),
-           re.compile(r"(?:여러|다수의|복수의)\s*(?:개의\s*)?" + KO_NOUN))
+# words that qualify a noun and their opposites: a count of exactly one or of several, one shared or distinct ones
+QUALIFIERS = {
+    "one": (re.compile(r"\b(?:only one|a single|just one|exactly one|one single)\s+" + EN_NOUN, re.IGNORECASE),
+            re.compile(r"(?:하나의|한\s*개의|단\s*하나의|단일)\s*" + KO_NOUN)),
+    "several": (re.compile(r"\b(?:multiple|several|many|more than one)\s+" + EN_NOUN, re.IGNORECASE),
+                re.compile(r"(?:여러|다수의|복수의)\s*(?:개의\s*)?" + KO_NOUN)),
+    "same": (re.compile(r"\b(?:the same|one shared|identical)\s+" + EN_NOUN, re.IGNORECASE),
+             re.compile(r"(?:동일한|같은)\s*" + KO_NOUN)),
+    "different": (re.compile(r"\b(?:different|separate|distinct)\s+" + EN_NOUN, re.IGNORECASE),
+                  re.compile(r"(?:서로\s*다른|각각\s*다른|별도의)\s*" + KO_NOUN)),
+}
+OPPOSITE = {"one": "several", "several": "one", "same": "different", "different": "same"}
 
 
-def counts(text: str) -> list[tuple[bool, str, str]]:
-    """(more than one?, the counted phrase, the noun) for every "only one X" / "multiple X" in `text`."""
-    return [(several, m.group(), m.group("noun")) for several, patterns in ((False, ONE), (True, SEVERAL))
+def qualified(text: str) -> list[tuple[str, str, str]]:
+    """(qualifier, the qualified phrase, the noun) for every "only one X", "multiple X", "the same X" or
+    "different X" in `text` (`QUALIFIERS`)."""
+    return [(name, m.group(), m.group("noun")) for name, patterns in QUALIFIERS.items()
             for pattern in patterns for m in pattern.finditer(text)]
 
 

@@ -8,8 +8,9 @@ sentences. It is *contradicted* when, against that evidence:
   system/instance status check, ALB/NLB/GWLB/CLB, stop/terminate/hibernate…);
 - it pairs names that a note line keeps in separate clauses ("ALB의 경우 …
   AWSALB이고, CLB의 경우 AWSELB이다" against "for an ALB the cookie is AWSELB");
-- it counts several of a thing that a note line allows only one of, or the
-  reverse ("multiple patch baselines" against "하나의 패치 베이스라인에만");
+- it qualifies a thing the opposite way from a note line: several where the
+  line allows only one ("multiple patch baselines" / "하나의 패치 베이스라인에만"),
+  the same where it says different ones ("the same rack" / "서로 다른 랙");
 - the polarity flips (`cannot`, 않는다, 없다 on one side only);
 - the evidence sentence is a known erratum (the notes themselves are wrong).
 
@@ -28,7 +29,7 @@ from rag.compose import CitationList, render_line
 from rag.errata import matching
 from rag.evidence import (ScoredUnit, evidence_pool, lexical_overlap, out_of_scope, salient_terms, score_units,
                           unknown_terms)
-from rag.language import counts, negation
+from rag.language import OPPOSITE, negation, qualified
 from rag.lexical import expand_query, tokenize
 from rag.params import VerifyParams
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
@@ -171,18 +172,19 @@ def find_swapped_pair(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, S
     return None
 
 
-def find_count_clash(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, ScoredUnit] | None:
-    """The claim counts several of a thing that a note line allows only one of, or the other way round
-    ("multiple patch baselines" against "하나의 패치 베이스라인에만"). The two counted nouns must be the same
-    thing: the terms of one (glossary translations count) all among the other's, so "patch groups" never
-    matches "패치 베이스라인". Returns the claim's counted phrase and the line."""
-    claimed = counts(sentence)
+def find_qualifier_clash(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, ScoredUnit] | None:
+    """The claim qualifies a thing the opposite way from a note line: several where the line allows only one
+    ("multiple patch baselines" against "하나의 패치 베이스라인에만"), the same where it says different ones
+    ("the same rack" against "서로 다른 랙"), or the reverse. The two nouns must be the same thing: the terms of
+    one (glossary translations count) all among the other's, so "patch groups" never matches "패치
+    베이스라인". Returns the claim's qualified phrase and the line."""
+    claimed = qualified(sentence)
     for unit in evidence:
-        for several, phrase, noun in claimed:
+        for quality, phrase, noun in claimed:
             terms = set(tokenize(expand_query(noun)))
-            for noted_several, _, noted_noun in counts(unit.text):
+            for noted_quality, _, noted_noun in qualified(unit.text):
                 noted = set(tokenize(expand_query(noted_noun)))
-                if noted_several != several and terms and noted and (terms <= noted or noted <= terms):
+                if noted_quality == OPPOSITE[quality] and terms and noted and (terms <= noted or noted <= terms):
                     return phrase, unit
     return None
 
@@ -209,7 +211,7 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit],
             alias = next(iter(said.values()))
             only = re.search(r"only\s+(?:\w+\s+){0,3}?" + re.escape(alias), sentence, re.IGNORECASE)
             return (only.group() if only else alias), best
-    clash = find_swapped_pair(sentence, evidence[:2]) or find_count_clash(sentence, evidence[:2])
+    clash = find_swapped_pair(sentence, evidence[:2]) or find_qualifier_clash(sentence, evidence[:2])
     if clash:
         return clash
     stated, noted_negation = negation(sentence), negation(best.text)

@@ -18,7 +18,7 @@ from rag.params import ComposeParams, ExamParams, ParamsError, params_from_table
 from rag.pipeline import validate_citations
 from rag.ranker import Candidate
 from rag.types import Chunk, Citation
-from rag.verify import find_contradiction, find_count_clash, find_swapped_pair
+from rag.verify import find_contradiction, find_qualifier_clash, find_swapped_pair
 
 NESTED = """# SOA 시험 대비
 ## Troubleshooting EC2 Launch Issues
@@ -182,16 +182,20 @@ def test_a_claim_that_pairs_what_a_line_keeps_apart_is_contradicted():
         assert find_swapped_pair(agrees, [line]) is None, agrees
 
 
-def test_a_count_of_several_against_a_line_that_allows_only_one_is_contradicted():
+def test_a_thing_qualified_the_opposite_way_from_the_line_is_contradicted():
     line = unit("패치 그룹은 하나의 패치 베이스라인에만 등록될 수 있다.", heading="Patch Manager")
     claim = "A single patch group can be registered with multiple patch baselines at the same time."
-    assert find_count_clash(claim, [line]) == ("multiple patch baselines", line)
+    assert find_qualifier_clash(claim, [line]) == ("multiple patch baselines", line)
     assert find_contradiction(claim, [line])[0] == "multiple patch baselines"
-    assert find_count_clash("A patch baseline can serve multiple patch groups.", [line]) is None  # another noun
-    assert find_count_clash("A patch group is registered with only one patch baseline.", [line]) is None  # agrees
+    assert find_qualifier_clash("A patch baseline can serve multiple patch groups.", [line]) is None  # another noun
+    assert find_qualifier_clash("A patch group is registered with only one patch baseline.", [line]) is None  # agrees
     several = unit("하나의 인스턴스에 여러 개의 보안 그룹을 연결할 수 있다.", heading="Security Groups")
-    assert find_count_clash("An instance can have only one security group.", [several]) == (
+    assert find_qualifier_clash("An instance can have only one security group.", [several]) == (
         "only one security group", several)
+    racks = unit("인스턴스가 서로 다른 랙에 분산된다.")
+    assert find_qualifier_clash("A spread placement group puts its instances on the same rack.", [racks]) == (
+        "the same rack", racks)
+    assert find_qualifier_clash("Its instances sit on different racks.", [racks]) is None
 
 
 def test_polarity_flips_only_against_a_close_line():
