@@ -23,7 +23,7 @@ from rag.errata import Erratum, load_errata, unmatched
 from rag.exam import ExamMode
 from rag.lexical import tokenize
 from rag.modes import detect_mode, parse_options
-from rag.notes import load_corpus
+from rag.notes import note_hashes
 from rag.pipeline import MODES, AnswerContext, AskOptions, ModeResult, Request, RetrievalPlan, validate_citations
 from rag.progress import Progress, silent
 from rag.rerank import ChunkReranker
@@ -88,7 +88,7 @@ class Assistant:
         with self._lock:
             previous = None
             reason = "first build"
-            _, hashes = load_corpus(self.settings.corpus_dir, self.settings.chunker)
+            hashes = note_hashes(self.settings.corpus_dir)  # no chunking (and no tokenizer) to see that nothing changed
             try:
                 previous = index_store.load(self.settings.index_dir)
                 reason = index_store.staleness(previous, self.settings, hashes, self.embedders)

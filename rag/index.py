@@ -77,7 +77,7 @@ import numpy as np
 
 from rag.embed import Embedder
 from rag.lexical import BM25, LEXICAL_VERSION, glossary, tokenize
-from rag.notes import UNITS_VERSION, Unit, load_corpus, units_of
+from rag.notes import UNITS_VERSION, Unit, load_corpus, note_hashes, units_of
 from rag.progress import Progress, silent
 from rag.settings import Settings
 from rag.vectorstore import STORE_DATA, STORE_MANIFEST, STORE_OFFSETS, ChunkTextStore, VectorIndex, build_vector_index
@@ -522,12 +522,12 @@ def _tokens(chunks: list[Chunk], units: list[Unit], previous: IndexData | None, 
 def _built_while_waiting(settings: Settings, embedders: dict[str, Embedder]) -> BuildReport | None:
     """The generation the builder waited for, when it already fits the notes, settings and models."""
     started = time.monotonic()
-    _, note_hashes = load_corpus(settings.corpus_dir, settings.chunker)
+    hashes = note_hashes(settings.corpus_dir)
     try:
         data = load(settings.index_dir)
     except IndexError_:
         return None
-    if staleness(data, settings, note_hashes, embedders) is not None:
+    if staleness(data, settings, hashes, embedders) is not None:
         return None
     return BuildReport(data.manifest["generation"], len(data.chunks), len(data.units), 0, len(data.chunks) +
                        len(data.units), time.monotonic() - started, "built by another process while this one waited")

@@ -226,17 +226,25 @@ def units_of(chunk: Chunk) -> list[Unit]:
     return units
 
 
-def load_corpus(corpus_dir: Path, settings: ChunkerSettings) -> tuple[list[Chunk], dict[str, str]]:
-    """Chunks of every `*.md` under `corpus_dir` plus a content hash per file."""
+def note_files(corpus_dir: Path) -> list[Path]:
+    """Every `*.md` under `corpus_dir`, sorted; none is an error that says where to put them."""
     files = sorted(p for p in corpus_dir.rglob("*.md") if p.is_file()) if corpus_dir.is_dir() else []
     if not files:
         raise NotesError(
             f"no notes found: put your Markdown notes (*.md) into {corpus_dir}/ and run `rag index`"
         )
+    return files
+
+
+def note_hashes(corpus_dir: Path) -> dict[str, str]:
+    """A content hash per note file: all an index's staleness check needs, without reading or chunking."""
+    return {p.relative_to(corpus_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in note_files(corpus_dir)}
+
+
+def load_corpus(corpus_dir: Path, settings: ChunkerSettings) -> tuple[list[Chunk], dict[str, str]]:
+    """Chunks of every `*.md` under `corpus_dir` plus a content hash per file."""
     chunks: list[Chunk] = []
-    hashes: dict[str, str] = {}
-    for path in files:
-        source = path.relative_to(corpus_dir).as_posix()
-        hashes[source] = hashlib.sha256(path.read_bytes()).hexdigest()
-        chunks.extend(chunk_note(source, read_note(path), settings))
-    return chunks, hashes
+    for path in note_files(corpus_dir):
+        chunks.extend(chunk_note(path.relative_to(corpus_dir).as_posix(), read_note(path), settings))
+    return chunks, note_hashes(corpus_dir)
