@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from rag.blocks import Block, section_blocks
 from rag.index import IndexData
 from rag.language import HANGUL
-from rag.lexical import ENGLISH, STOPWORDS, english_term, expand_query, tokenize
+from rag.lexical import ENGLISH, STOPWORDS, english_term, expand_query, heading_tokens, tokenize
 from rag.params import AbstainParams, ComposeParams
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows, shipped
 from rag.retrieve import Query
@@ -44,13 +44,22 @@ class ScoredUnit:
     text: str
 
 
+def idf_mass(query_tokens: list[str], idf: dict[str, float]) -> dict[str, float]:
+    """The idf of each distinct query term the notes know, in query order: look it up once per query."""
+    return {t: idf[t] for t in dict.fromkeys(query_tokens) if t in idf}
+
+
+def mass_share(mass: dict[str, float], tokens: list[str]) -> float:
+    """Share of the query's idf mass (`idf_mass`) found in `tokens` (0..1)."""
+    if not mass:
+        return 0.0
+    present = set(tokens)
+    return sum(w for t, w in mass.items() if t in present) / sum(mass.values())
+
+
 def lexical_overlap(query_tokens: list[str], unit_tokens: list[str], idf: dict[str, float]) -> float:
     """Share of the query's idf mass found in the unit (0..1)."""
-    terms = [t for t in dict.fromkeys(query_tokens) if t in idf]
-    if not terms:
-        return 0.0
-    present = set(unit_tokens)
-    return sum(idf[t] for t in terms if t in present) / sum(idf[t] for t in terms)
+    return mass_share(idf_mass(query_tokens, idf), unit_tokens)
 
 
 def score_units(query: Query, data: IndexData, model_id: str, unit_ids: list[int],
@@ -168,8 +177,8 @@ def candidate_blocks(query: Query, hits: list[Hit], data: IndexData, model_id: s
     query_tokens = set(query.tokens)
     out = []
     for rank, key in enumerate(candidate_sections(hits, params.candidate_hits)):
-        heading_tokens = set(tokenize(key[1][-1])) if len(key[1]) > 1 else set()
-        named = len(query_tokens & heading_tokens) / len(heading_tokens) if heading_tokens else 0.0
+        heading = heading_tokens(key[1][-1]) if len(key[1]) > 1 else frozenset()
+        named = len(query_tokens & heading) / len(heading) if heading else 0.0
         blocks = [b for b in section_blocks(data, key) if b.units]
         ids = [i for b in blocks for i in b.units]
         similarity = dict(zip(ids, data.unit_rows(model_id, ids) @ query_vector))

@@ -29,7 +29,7 @@ import numpy as np
 from rag.compose import CitationList, render_line
 from rag.evidence import ScoredUnit, evidence_pool, score_units
 from rag.language import HANGUL
-from rag.lexical import expand_query, tokenize
+from rag.lexical import expand_query, heading_tokens, tokenize
 from rag.params import ExamParams
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
 
@@ -139,7 +139,7 @@ def deciding_units(stem: str, units: list[ScoredUnit], data, distinct: dict[str,
 
     def is_prose(text: str) -> bool:  # a sentence of the notes, not a bare label such as "Dedicated Hosts (전용 호스트)"
         return len(HANGUL.findall(text)) >= min_chars // 2
-    headings = {h: set(tokenize(h)) for h in {u.chunk.heading_path[-1] for u in informative}}
+    headings = {h: heading_tokens(h) for h in {u.chunk.heading_path[-1] for u in informative}}
     sentence_tokens = [set(data.unit_tokens[u.index]) for u in informative]
 
     def best(own: set[str]) -> ScoredUnit | None:
@@ -159,7 +159,7 @@ def deciding_units(stem: str, units: list[ScoredUnit], data, distinct: dict[str,
             if not own & set(tokens) or len(text) < min_chars:
                 continue
             heading = data.chunk_by_id[data.units[i].chunk_id].heading_path[-1]
-            found.append((is_prose(text), 3 * len(own & set(tokenize(heading)))
+            found.append((is_prose(text), 3 * len(own & heading_tokens(heading))
                           + sum(idf.get(t, 0.0) for t in own & set(tokens)) + 0.5 * len(question_tokens & set(tokens)), i))
         if not found:
             return None

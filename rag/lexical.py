@@ -107,6 +107,12 @@ def _analyser():
     return _kiwi
 
 
+@lru_cache(maxsize=4096)
+def heading_tokens(heading: str) -> frozenset[str]:
+    """A heading's tokens; headings repeat across questions and sentences, so Kiwi reads each once."""
+    return frozenset(tokenize(heading))
+
+
 def tokenize(text: str) -> list[str]:
     """Lexical tokens of `text`: whole English terms and Korean content morphemes."""
     tokens: list[tuple[int, str]] = []

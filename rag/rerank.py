@@ -19,12 +19,11 @@ The features, in words:
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
+from rag.evidence import idf_mass, mass_share
 from rag.index import IndexData
-from rag.lexical import tokenize
+from rag.lexical import heading_tokens
 from rag.ranker import shipped
 from rag.retrieve import Query
 from rag.types import Hit
@@ -44,13 +43,7 @@ def chunk_features(query: Query, hits: list[Hit], data: IndexData, model_id: str
     best = [max((similarity[i] for i in chunk_units), default=0.0) for chunk_units in units]
     top_score, top_best = max(h.score for h in hits) or 1.0, max(best)
     query_tokens = set(query.tokens)
-    mass = {t: idf[t] for t in dict.fromkeys(query.tokens) if t in idf}  # `lexical_overlap`, idf looked up once
-    total = sum(mass.values()) or 1.0
-
-    def overlap(tokens: list[str]) -> float:
-        present = set(tokens)
-        return sum(w for t, w in mass.items() if t in present) / total
-
+    mass = idf_mass(query.tokens, idf)
     bm25 = data.lexical.scores_of(query.tokens, [data.chunk_position[h.chunk.chunk_id] for h in hits])
     bm25 = bm25 / (bm25.max() or 1.0)
     rows = []
@@ -59,18 +52,12 @@ def chunk_features(query: Query, hits: list[Hit], data: IndexData, model_id: str
         heading = heading_tokens(chunk.heading_path[-1]) if len(chunk.heading_path) > 1 else frozenset()
         rows.append([
             hit.score / top_score, 1 / (1 + rank), best_sentence, best_sentence - top_best,
-            max((overlap(data.unit_tokens[i]) for i in chunk_units), default=0.0),
-            overlap(data.chunk_tokens[data.chunk_position[chunk.chunk_id]]), float(bm25[rank]),
+            max((mass_share(mass, data.unit_tokens[i]) for i in chunk_units), default=0.0),
+            mass_share(mass, data.chunk_tokens[data.chunk_position[chunk.chunk_id]]), float(bm25[rank]),
             len(query_tokens & heading) / len(heading) if heading else 0.0,
             float(chunk.is_summary),
         ])
     return np.array(rows, dtype=float)
-
-
-@lru_cache(maxsize=4096)
-def heading_tokens(heading: str) -> frozenset[str]:
-    """A heading's BM25 tokens; headings repeat across questions, so Kiwi reads each once."""
-    return frozenset(tokenize(heading))
 
 
 class ChunkReranker:
