@@ -178,13 +178,16 @@ def find_qualifier_clash(sentence: str, evidence: list[ScoredUnit]) -> tuple[str
     ("the same rack" against "서로 다른 랙"), or the reverse. The two nouns must be the same thing: the terms of
     one (glossary translations count) all among the other's, so "patch groups" never matches "패치
     베이스라인". Returns the claim's qualified phrase and the line."""
-    claimed = qualified(sentence)
+    def nouns(text: str) -> list[tuple[str, str, set[str]]]:
+        return [(quality, phrase, set(tokenize(expand_query(noun)))) for quality, phrase, noun in qualified(text)]
+
+    claimed = nouns(sentence)
     for unit in evidence:
-        for quality, phrase, noun in claimed:
-            terms = set(tokenize(expand_query(noun)))
-            for noted_quality, _, noted_noun in qualified(unit.text):
-                noted = set(tokenize(expand_query(noted_noun)))
-                if noted_quality == OPPOSITE[quality] and terms and noted and (terms <= noted or noted <= terms):
+        noted = nouns(unit.text) if claimed else []
+        for quality, phrase, terms in claimed:
+            for noted_quality, _, noted_terms in noted:
+                if (noted_quality == OPPOSITE[quality] and terms and noted_terms
+                        and (terms <= noted_terms or noted_terms <= terms)):
                     return phrase, unit
     return None
 
