@@ -14,8 +14,11 @@ sentences. It is *contradicted* when, against that evidence:
 - the polarity flips (`cannot`, 않는다, 없다 on one side only);
 - the evidence sentence is a known erratum (the notes themselves are wrong).
 
-Otherwise it is *supported*, or *not covered* when the notes hold nothing
-close (the same test that makes question mode abstain). The wrong part is
+Otherwise it is *supported* when one note sentence carries it: the claim's
+numbers, and either its key terms close in meaning or an e5 cosine clearly
+ahead of every other line of the pool (a paraphrase of one line, not a
+topic). Else it is *not covered*, which is also the verdict when the notes
+hold nothing close (the same test that makes question mode abstain). The wrong part is
 struck through and a bold Korean explanation quotes the note, with its
 citation.
 """
@@ -24,6 +27,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from itertools import permutations
+
+import numpy as np
 
 from rag.compose import CitationList, render_line
 from rag.errata import matching
@@ -95,6 +100,11 @@ class Contrast:
     evidence: ScoredUnit  # that line
     fit: float  # idf share of the predicate found in that line
     own_fit: float  # … and the best share found in the subject's own section
+
+
+def digits(text: str) -> set[str]:
+    """The numbers of `text`, not the digits of names (EC2, T3, S3)."""
+    return {d for _, found in _numbers(text) for d in found}
 
 
 def siblings_of(data, key: tuple) -> list[tuple]:
@@ -238,7 +248,7 @@ class Examination:
     verdict: str | None  # not_covered or contradicted when already decided, else None
     span: str | None
     units: list[ScoredUnit]  # evidence lines, best first
-    support: "Support | None"
+    supports: "list[Support]"  # the candidate supporting sentences (`candidate_supports`)
 
 
 def examine(query, hits, context: AnswerContext) -> Examination:
@@ -248,31 +258,33 @@ def examine(query, hits, context: AnswerContext) -> Examination:
     units = sorted(score_units(query, data, context.model_id, pool, context.idf, context.params.compose.lexical_weight),
                    key=lambda u: -u.score)
     if not units:
-        return Examination("not_covered", None, [], None)
+        return Examination("not_covered", None, [], [])
     nearest = data.unit_rows(context.model_id, [u.index for u in units[:10]])
     dense_best = float((nearest @ query.vector(context.model_id)).max())
     unknown, total = unknown_terms(sentence, data)
     if out_of_scope(dense_best, len(unknown) / max(total, 1), context.params.abstain):
-        return Examination("not_covered", None, units[:1], None)
+        return Examination("not_covered", None, units[:1], [])
     erratum_unit = next((u for u in units[:1] if matching(u.text, context.errata)), None)
     if erratum_unit is not None:  # the statement repeats a note line that AWS documentation corrects
         wrong = matching(erratum_unit.text, context.errata).wrong
-        return Examination("contradicted", wrong if wrong and wrong in sentence else sentence, [erratum_unit], None)
+        return Examination("contradicted", wrong if wrong and wrong in sentence else sentence, [erratum_unit], [])
     found = find_contradiction(sentence, units[:params.evidence_lines], params)
     if found:
         span, unit = found
-        return Examination("contradicted", span, [unit], None)
+        return Examination("contradicted", span, [unit], [])
     sections = list(dict.fromkeys(u.chunk.section_key for u in units[:params.evidence_lines]))
     contrast = find_contrast(sentence, sections, data, context.idf, params)
     if contrast is not None:
-        return Examination("contradicted", contrast.span, [contrast.evidence], None)
-    return Examination(None, None, units, best_support(sentence, query, units[:params.evidence_lines], context))
+        return Examination("contradicted", contrast.span, [contrast.evidence], [])
+    return Examination(None, None, units, candidate_supports(sentence, query, units, context))
 
 
 def supported(support: "Support", params: VerifyParams) -> bool:
-    """A note sentence says it: the claim's key terms and numbers, and close in meaning. Topic is not enough."""
-    return (support.numbers_present and support.coverage >= params.support_coverage
-            and support.similarity >= params.support_similarity)
+    """A note sentence says it: the claim's numbers, and either its key terms close in meaning, or a sentence
+    that stands clearly above every other line of the pool. Topic is not enough."""
+    return support.numbers_present and (
+        (support.coverage >= params.support_coverage and support.similarity >= params.support_similarity)
+        or support.margin >= params.support_margin)
 
 
 def judge(query, hits, context: AnswerContext) -> tuple[str, str | None, list[ScoredUnit]]:
@@ -280,8 +292,9 @@ def judge(query, hits, context: AnswerContext) -> tuple[str, str | None, list[Sc
     found = examine(query, hits, context)
     if found.verdict is not None:
         return found.verdict, found.span, found.units
-    if supported(found.support, context.params.verify):
-        return "supported", None, [found.support.unit]
+    support = best_support(found.supports, context.params.verify)
+    if supported(support, context.params.verify):
+        return "supported", None, [support.unit]
     return "not_covered", None, found.units[:1]
 
 
@@ -293,6 +306,10 @@ class Support:
     coverage: float  # share of the claim's key terms (glossary translations count) in the sentence
     numbers_present: bool  # every number of the claim is in the sentence
     similarity: float  # e5 cosine between the claim and the sentence
+    margin: float = 0.0  # its cosine minus the best other pool sentence's (near-duplicate lines left out)
+
+
+DUPLICATE = 0.95  # e5 cosine above which two note lines say the same (a 정리 line repeats a section line)
 
 
 def claim_terms(text: str) -> list[str]:
@@ -300,21 +317,31 @@ def claim_terms(text: str) -> list[str]:
     return list(dict.fromkeys(tokenize(text)))
 
 
-def support_of(claim: str, unit: ScoredUnit, similarity: float) -> Support:
+def support_of(claim: str, unit: ScoredUnit, similarity: float, margin: float = 0.0) -> Support:
     terms = claim_terms(claim)
     found = set(tokenize(expand_query(f"{unit.chunk.heading_path[-1]} {unit.text}")))
     coverage = sum(t in found for t in terms) / len(terms) if terms else 0.0
-    numbers = set(re.findall(r"\d+(?:\.\d+)?", unit.text))
-    present = all(n in numbers for n in re.findall(r"\d+(?:\.\d+)?", claim))
-    return Support(unit, coverage, present, similarity)
+    present = digits(claim) <= digits(unit.text)
+    return Support(unit, coverage, present, similarity, margin)
 
 
-def best_support(claim: str, query, units: list[ScoredUnit], context: AnswerContext) -> Support:
-    """The evidence sentence among `units` that carries the most of the claim."""
-    vector = query.vector(context.model_id)
-    similarity = context.data.unit_rows(context.model_id, [u.index for u in units]) @ vector
-    supports = [support_of(claim, u, float(s)) for u, s in zip(units, similarity)]
-    return max(supports, key=lambda s: (s.numbers_present, s.coverage, s.similarity))
+def candidate_supports(claim: str, query, units: list[ScoredUnit], context: AnswerContext) -> list[Support]:
+    """The sentences that may carry the claim, each with its lead over the rest of the pool `units` (best
+    first): the best `evidence_lines` of the pool and the pool's closest sentence by e5."""
+    vectors = context.data.unit_rows(context.model_id, [u.index for u in units])
+    similarity = vectors @ query.vector(context.model_id)
+    closest = int(np.argmax(similarity))
+    supports = []
+    for i in dict.fromkeys([*range(min(context.params.verify.evidence_lines, len(units))), closest]):
+        others = similarity[(vectors @ vectors[i] < DUPLICATE) & (np.arange(len(units)) != i)]
+        margin = float(similarity[i] - others.max()) if others.size else 0.0
+        supports.append(support_of(claim, units[i], float(similarity[i]), margin))
+    return supports
+
+
+def best_support(supports: list[Support], params: VerifyParams) -> Support:
+    """The candidate that carries the most of the claim, one that passes `supported` first."""
+    return max(supports, key=lambda s: (supported(s, params), s.numbers_present, s.coverage, s.similarity))
 
 
 def quote_user(text: str) -> str:

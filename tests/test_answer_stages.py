@@ -14,11 +14,12 @@ from rag.compose import CitationList, render_block
 from rag.engine import Assistant
 from rag.evidence import ScoredUnit, select_blocks
 from rag.exam import choose, confidence_of
-from rag.params import ComposeParams, ExamParams, ParamsError, params_from_tables
+from rag.params import ComposeParams, ExamParams, ParamsError, VerifyParams, params_from_tables
 from rag.pipeline import validate_citations
 from rag.ranker import Candidate
 from rag.types import Chunk, Citation
-from rag.verify import find_contradiction, find_qualifier_clash, find_swapped_pair
+from rag.verify import (Support, best_support, digits, find_contradiction, find_qualifier_clash, find_swapped_pair,
+                         support_of, supported)
 
 NESTED = """# SOA 시험 대비
 ## Troubleshooting EC2 Launch Issues
@@ -209,6 +210,26 @@ def test_polarity_flips_only_against_a_close_line():
 def test_matching_lines_are_no_contradiction():
     assert find_contradiction("Spread placement groups are limited to 7 instances per AZ.",
                               [unit("이는 한 AZ 당 7개의 EC2 인스턴스로 제한되어 있다.")]) is None
+
+
+def test_support_needs_the_claims_terms_close_in_meaning_or_one_line_far_ahead_of_the_rest():
+    params = VerifyParams(support_coverage=0.8, support_similarity=0.94, support_margin=0.02)
+    line = unit("이는 한 AZ 당 7개의 EC2 인스턴스로 제한되어 있다.")
+    assert supported(Support(line, 0.9, True, 0.95, 0.0), params)  # the terms, close in meaning
+    assert supported(Support(line, 0.3, True, 0.90, 0.03), params)  # a paraphrase: few shared terms, one line ahead
+    assert not supported(Support(line, 0.3, True, 0.90, 0.01), params)  # a topic: several lines about as close
+    assert not supported(Support(line, 0.9, True, 0.93, 0.01), params)  # the terms, but not close enough
+    assert not supported(Support(line, 0.9, False, 0.99, 0.05), params)  # a number of the claim is missing
+    passing, closer = Support(line, 0.3, True, 0.90, 0.03), Support(line, 0.7, True, 0.92, 0.0)
+    assert best_support([closer, passing], params) is passing
+
+
+def test_a_claims_numbers_are_its_numbers_not_the_digits_of_names():
+    assert digits("EC2 T3 instances in a spread group: at most 7 per AZ, 1.5 hours") == {"7", "1.5"}
+    assert support_of("A spread group on EC2 allows 7 instances per AZ.", unit("이는 한 AZ 당 7개의 인스턴스로 제한되어 있다."),
+                      0.9).numbers_present
+    assert not support_of("A spread group allows 10 instances per AZ.", unit("이는 한 AZ 당 7개의 인스턴스로 제한되어 있다."),
+                          0.9).numbers_present
 
 
 def test_an_invented_citation_is_dropped_and_counted():
