@@ -76,7 +76,7 @@ import faiss
 import numpy as np
 
 from rag.embed import Embedder
-from rag.lexical import BM25, LEXICAL_VERSION, glossary, tokenize
+from rag.lexical import BM25, glossary, lexical_signature, tokenize
 from rag.notes import UNITS_VERSION, Unit, load_corpus, note_hashes, units_of
 from rag.progress import Progress, silent
 from rag.settings import Settings
@@ -348,7 +348,7 @@ def staleness(data: IndexData, settings: Settings, note_hashes: dict[str, str],
 
 def _chunker_json(settings: Settings) -> dict:
     return {"max_tokens": settings.max_tokens, "skip_sections": list(settings.skip_sections),
-            "lexical_version": LEXICAL_VERSION, "units_version": UNITS_VERSION}
+            "lexical_version": lexical_signature(), "units_version": UNITS_VERSION}
 
 
 def _write_lexical(chunk_tokens: list[list[str]], staging: Path, progress: Progress) -> dict:

@@ -14,6 +14,7 @@ of its own terms, so a million chunks answer in milliseconds.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -72,6 +73,13 @@ def expand_query(text: str) -> str:
 
 
 LEXICAL_VERSION = 2  # bump when tokenisation changes, so indexes re-tokenise
+
+
+def lexical_signature() -> str:
+    """What the index's tokens depend on: the tokeniser's version and the glossary, whose Korean words Kiwi
+    keeps whole; an index built under another signature re-tokenises its chunks."""
+    entries = "\n".join(f"{e.english}\t{e.korean}" for e in glossary())
+    return f"{LEXICAL_VERSION}-{hashlib.sha256(entries.encode('utf-8')).hexdigest()[:12]}"
 
 
 def english_term(word: str) -> str:

@@ -6,6 +6,7 @@ import pytest
 from conftest import make_settings
 
 from rag import index as store
+from rag import lexical
 from rag.embed import HashEmbedder
 from rag.engine import Assistant
 
@@ -53,6 +54,16 @@ def test_chunker_mismatch_is_reported_and_rebuilt(tmp_path, notes_dir):
     assistant, report, messages = build(tmp_path, notes_dir, max_tokens=40)
     assert messages[0] == "index: chunker settings changed; updating"
     assert assistant.state.data.manifest["chunker"]["max_tokens"] == 40
+
+
+def test_a_glossary_edit_retokenises_the_index_and_reuses_every_vector(tmp_path, notes_dir, monkeypatch):
+    _, first, _ = build(tmp_path, notes_dir)
+    shipped = lexical.glossary()
+    monkeypatch.setattr(lexical, "glossary", lambda: (*shipped, lexical.GlossaryEntry("routing", "라우팅")))
+    assistant, report, messages = build(tmp_path, notes_dir)
+    assert messages[0] == "index: chunker settings changed; updating"
+    assert report.embedded == 0 and report.reused == first.chunks + first.units
+    assert assistant.state.data.manifest["chunker"]["lexical_version"] == lexical.lexical_signature()
 
 
 @pytest.mark.model
