@@ -30,18 +30,15 @@ class Query:
     _tokens: list[str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @property
-    def expanded(self) -> str:
-        return expand_query(self.text)
-
     def embed_text(self, model_id: str) -> str:
-        """What `model_id` encodes for the query's own vector."""
-        return self.embed_texts.get(model_id) or self.expanded
+        """What `model_id` encodes for the query's own vector: the text with the AWS terms' translations."""
+        return self.embed_texts.get(model_id) or expand_query(self.text, general=False)
 
     @property
     def tokens(self) -> list[str]:
+        """The lexical tokens: the text with every glossary translation, ordinary words included."""
         if self._tokens is None:
-            self._tokens = tokenize(self.expanded)
+            self._tokens = tokenize(expand_query(self.text))
         return self._tokens
 
     def vector(self, model_id: str) -> np.ndarray:

@@ -2,7 +2,7 @@
 import pytest
 
 from rag.lexical import BM25, expand_query, tokenize
-from rag.retrieve import rrf
+from rag.retrieve import Query, rrf
 
 
 def test_rrf_is_reciprocal_rank_fusion():
@@ -28,6 +28,13 @@ def test_tokenizer_keeps_aws_terms_whole_and_korean_user_words():
 def test_glossary_expands_english_with_korean():
     assert "분산 배치 그룹" in expand_query("spread placement groups")
     assert "spread placement group" in expand_query("분산 배치 그룹은?")
+
+
+def test_ordinary_words_expand_the_lexical_query_and_only_aws_terms_the_dense_text():
+    query = Query("How am I notified when a spot instance is interrupted?", {})
+    assert {"알림", "스팟"} <= set(query.tokens)  # BM25 gets the notes' word for "notified"
+    assert query.embed_text("e5").endswith("스팟 인스턴스") and "알림" not in query.embed_text("e5")
+    assert expand_query("notified", general=False) == "notified"
 
 
 @pytest.mark.parametrize("question, heading", [
