@@ -7,7 +7,8 @@ so that only the contrast between options counts:
 - `use_both`: the best cosine, under the multilingual USE model, between a
   note sentence and "question + option";
 - `cooccur`: the option's own terms (those no other option has) found in a
-  sentence that also holds the question's terms;
+  sentence, weighted by the question's terms in the clause that names the
+  option (a list sentence names several options, each with its own words);
 - `top5`: the option's own terms found in the five sentences that answer the
   question best (by e5 similarity to the question alone plus term overlap).
 
@@ -74,6 +75,20 @@ def question_focus(stem: str, ids: list[int], data, model_id: str, stem_vector: 
     return QuestionFocus(question_tokens, overlap, top, weights)
 
 
+CLAUSE = re.compile(r"[,;·]\s+|\s+(?:또는|그리고|및)\s+")
+
+
+def clause_overlap(sentence: str, own: set[str], question_tokens: set[str]) -> float:
+    """Share of the question's terms in the clause of `sentence` that names the option (its own terms): a list
+    sentence names several options, each beside its own description."""
+    best = 0.0
+    for clause in CLAUSE.split(sentence):
+        tokens = set(tokenize(clause))
+        if own & tokens:
+            best = max(best, len(question_tokens & tokens) / (len(question_tokens) or 1))
+    return best
+
+
 def option_texts(stem: str, options: dict[str, str]) -> tuple[str, ...]:
     """What the option model encodes per option: the question with the option."""
     return tuple(f"{stem} {text}" for text in options.values())
@@ -92,12 +107,15 @@ def score_options(stem: str, options: dict[str, str], distinct: dict[str, set[st
     option_matrix = data.unit_rows(option_model, ids)
     unit_tokens = [set(data.unit_tokens[i]) for i in ids]
     scores = {}
+    texts = [data.units[i].text for i in ids]
     for j, key in enumerate(options):
         own = distinct[key]
         cover = np.array([len(own & t) / (len(own) or 1) for t in unit_tokens])
+        near = np.array([clause_overlap(texts[k], own, focus.question_tokens) if cover[k] else 0.0
+                         for k in range(len(ids))])
         scores[key] = {
             "use_both": float(np.max(option_matrix @ both[j])),
-            "cooccur": float(np.max(cover * (1 + focus.overlap))),
+            "cooccur": float(np.max(cover * (1 + near))),
             "top5": float(np.sum(focus.weights * cover[focus.top]) / focus.weights.sum()),
         }
     return scores

@@ -13,7 +13,7 @@ from rag.blocks import blocks_of
 from rag.compose import CitationList, render_block
 from rag.engine import Assistant
 from rag.evidence import ScoredUnit, select_blocks
-from rag.exam import choose, confidence_of
+from rag.exam import choose, clause_overlap, confidence_of
 from rag.params import ComposeParams, ExamParams, ParamsError, VerifyParams, params_from_tables
 from rag.pipeline import validate_citations
 from rag.ranker import Candidate
@@ -136,6 +136,15 @@ def test_choose_picks_the_best_supported_option_and_the_worst_for_a_negated_ques
     assert choose(SCORES, False)[0] == "B"
     assert choose(SCORES, True)[0] == "C"
     assert choose(SCORES, False)[1] > 1.0  # a clear margin
+
+
+def test_an_option_counts_the_question_terms_of_its_own_clause_in_a_list_sentence():
+    line = ("Requests, ASG에서 scale용도로 사용하기 좋은 ActiveConnectionCount, 로드 밸런서가 실제로 얼마나 지불하는 지에 대한 "
+            "ConsumedLCUs 등 중요한 메트릭이 있다.")
+    question = {"로드", "밸런서", "지불", "메트릭"}
+    assert clause_overlap(line, {"consumedlcus"}, question) == 1.0  # its clause says what the question asks
+    assert clause_overlap(line, {"activeconnectioncount"}, question) == 0.0  # named in the same sentence, not clause
+    assert clause_overlap(line, {"surgequeuelength"}, question) == 0.0  # not named at all
 
 
 def test_confidence_grows_with_the_margin():
