@@ -282,7 +282,7 @@ def examine(query, hits, context: AnswerContext) -> Examination:
 def supported(support: "Support", params: VerifyParams) -> bool:
     """A note sentence says it: the claim's numbers, and either its key terms close in meaning, or a sentence
     that stands clearly above every other line of the pool. Topic is not enough."""
-    return support.numbers_present and (
+    return support.numbers_present and not support.about_sibling and (
         (support.coverage >= params.support_coverage and support.similarity >= params.support_similarity)
         or support.margin >= params.support_margin)
 
@@ -307,6 +307,7 @@ class Support:
     numbers_present: bool  # every number of the claim is in the sentence
     similarity: float  # e5 cosine between the claim and the sentence
     margin: float = 0.0  # its cosine minus the best other pool sentence's (near-duplicate lines left out)
+    about_sibling: bool = False  # the sentence (with its heading) names a sibling of what the claim names, not it
 
 
 DUPLICATE = 0.95  # e5 cosine above which two note lines say the same (a 정리 line repeats a section line)
@@ -322,7 +323,17 @@ def support_of(claim: str, unit: ScoredUnit, similarity: float, margin: float = 
     found = set(tokenize(expand_query(f"{unit.chunk.heading_path[-1]} {unit.text}")))
     coverage = sum(t in found for t in terms) / len(terms) if terms else 0.0
     present = digits(claim) <= digits(unit.text)
-    return Support(unit, coverage, present, similarity, margin)
+    return Support(unit, coverage, present, similarity, margin, names_sibling(claim, f"{unit.chunk.heading_path[-1]} {unit.text}"))
+
+
+def names_sibling(claim: str, line: str) -> bool:
+    """`line` names another member of a family the claim names, and not the claim's own ("NLB … X-Forwarded-For"
+    against an ALB line): close in meaning, but about its sibling."""
+    for family in FAMILIES:
+        said, seen = _members(claim, family), _members(line, family)
+        if said and seen and not set(said) & set(seen):
+            return True
+    return False
 
 
 def candidate_supports(claim: str, query, units: list[ScoredUnit], context: AnswerContext) -> list[Support]:

@@ -19,7 +19,7 @@ from rag.pipeline import validate_citations
 from rag.ranker import Candidate
 from rag.types import Chunk, Citation
 from rag.verify import (Support, best_support, digits, find_contradiction, find_qualifier_clash, find_swapped_pair,
-                         support_of, supported)
+                         names_sibling, support_of, supported)
 
 NESTED = """# SOA 시험 대비
 ## Troubleshooting EC2 Launch Issues
@@ -231,6 +231,15 @@ def test_support_needs_the_claims_terms_close_in_meaning_or_one_line_far_ahead_o
     assert not supported(Support(line, 0.9, False, 0.99, 0.05), params)  # a number of the claim is missing
     passing, closer = Support(line, 0.3, True, 0.90, 0.03), Support(line, 0.7, True, 0.92, 0.0)
     assert best_support([closer, passing], params) is passing
+    assert not supported(Support(line, 0.9, True, 0.99, 0.05, about_sibling=True), params)
+
+
+def test_a_line_about_a_sibling_of_the_claims_subject_supports_nothing():
+    claim = "An NLB inserts an X-Forwarded-For header."
+    assert names_sibling(claim, "ALB는 X-Forwarded-For 헤더에 클라이언트 IP를 넣는다.")
+    assert not names_sibling(claim, "NLB는 클라이언트 IP를 그대로 보존한다.")  # its own subject
+    assert not names_sibling(claim, "X-Forwarded-For 헤더에 클라이언트 IP가 들어간다.")  # names no member
+    assert support_of(claim, unit("ALB는 X-Forwarded-For 헤더에 클라이언트 IP를 넣는다.", heading="ALB"), 0.95).about_sibling
 
 
 def test_a_claims_numbers_are_its_numbers_not_the_digits_of_names():
