@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -78,12 +79,17 @@ def question_focus(stem: str, ids: list[int], data, model_id: str, stem_vector: 
 CLAUSE = re.compile(r"[,;·]\s+|\s+(?:또는|그리고|및)\s+")
 
 
+@lru_cache(maxsize=8192)
+def clause_tokens(sentence: str) -> tuple[frozenset[str], ...]:
+    """The tokens of each clause of a note sentence; note sentences recur across questions, so Kiwi reads each once."""
+    return tuple(frozenset(tokenize(clause)) for clause in CLAUSE.split(sentence))
+
+
 def clause_overlap(sentence: str, own: set[str], question_tokens: set[str]) -> float:
     """Share of the question's terms in the clause of `sentence` that names the option (its own terms): a list
     sentence names several options, each beside its own description."""
     best = 0.0
-    for clause in CLAUSE.split(sentence):
-        tokens = set(tokenize(clause))
+    for tokens in clause_tokens(sentence):
         if own & tokens:
             best = max(best, len(question_tokens & tokens) / (len(question_tokens) or 1))
     return best

@@ -66,6 +66,13 @@ def glossary() -> tuple[GlossaryEntry, ...]:
     return tuple(entries)
 
 
+@lru_cache(maxsize=1)
+def _glossary_patterns() -> tuple[tuple[GlossaryEntry, re.Pattern], ...]:
+    """Each entry with its English side compiled once (hundreds of patterns overflow `re`'s own cache)."""
+    return tuple((e, re.compile(r"(?<![a-z])" + re.escape(e.english) + r"s?(?![a-z])")) for e in glossary())
+
+
+@lru_cache(maxsize=4096)
 def expand_query(text: str, general: bool = True) -> str:
     """`text` plus the other-language terms of every glossary entry it mentions; with `general` False, of the
     AWS terms only. The dense models read meaning across languages, and a tail of ordinary Korean words blurs
@@ -73,10 +80,10 @@ def expand_query(text: str, general: bool = True) -> str:
     (chunk recall@1 in 5-fold CV went the other way, 0.700 against 0.667; evidence in answer was even)."""
     lowered = text.lower()
     extra = []
-    for entry in glossary():
+    for entry, english in _glossary_patterns():
         if entry.general and not general:
             continue
-        if re.search(r"(?<![a-z])" + re.escape(entry.english) + r"s?(?![a-z])", lowered):
+        if english.search(lowered):
             extra.append(entry.korean)
         elif entry.korean in text:
             extra.append(entry.english)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import permutations
 
 import numpy as np
@@ -318,9 +319,15 @@ def claim_terms(text: str) -> list[str]:
     return list(dict.fromkeys(tokenize(text)))
 
 
+@lru_cache(maxsize=8192)
+def line_terms(line: str) -> frozenset[str]:
+    """A note line's terms with their glossary translations; lines recur across statements, so each is read once."""
+    return frozenset(tokenize(expand_query(line)))
+
+
 def support_of(claim: str, unit: ScoredUnit, similarity: float, margin: float = 0.0) -> Support:
     terms = claim_terms(claim)
-    found = set(tokenize(expand_query(f"{unit.chunk.heading_path[-1]} {unit.text}")))
+    found = line_terms(f"{unit.chunk.heading_path[-1]} {unit.text}")
     coverage = sum(t in found for t in terms) / len(terms) if terms else 0.0
     present = digits(claim) <= digits(unit.text)
     return Support(unit, coverage, present, similarity, margin, names_sibling(claim, f"{unit.chunk.heading_path[-1]} {unit.text}"))
