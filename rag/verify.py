@@ -283,7 +283,7 @@ def examine(query, hits, context: AnswerContext) -> Examination:
 def supported(support: "Support", params: VerifyParams) -> bool:
     """A note sentence says it: the claim's numbers, and either its key terms close in meaning, or a sentence
     that stands clearly above every other line of the pool. Topic is not enough."""
-    return support.numbers_present and not support.about_sibling and (
+    return support.numbers_present and not support.about_sibling and not support.default_unstated and (
         (support.coverage >= params.support_coverage and support.similarity >= params.support_similarity)
         or support.margin >= params.support_margin)
 
@@ -309,8 +309,12 @@ class Support:
     similarity: float  # e5 cosine between the claim and the sentence
     margin: float = 0.0  # its cosine minus the best other pool sentence's (near-duplicate lines left out)
     about_sibling: bool = False  # the sentence (with its heading) names a sibling of what the claim names, not it
+    default_unstated: bool = False  # the claim states a default and the sentence states none
 
 
+# a stated default: a claim about what happens unless configured needs a line that states the default
+DEFAULT = re.compile(r"\bdefault|기본|(?:별도로|따로)\s*설정하지\s*않으면|unless (?:you|it is) (?:set|configured|changed)",
+                     re.IGNORECASE)
 DUPLICATE = 0.95  # e5 cosine above which two note lines say the same (a 정리 line repeats a section line)
 
 
@@ -330,7 +334,9 @@ def support_of(claim: str, unit: ScoredUnit, similarity: float, margin: float = 
     found = line_terms(f"{unit.chunk.heading_path[-1]} {unit.text}")
     coverage = sum(t in found for t in terms) / len(terms) if terms else 0.0
     present = digits(claim) <= digits(unit.text)
-    return Support(unit, coverage, present, similarity, margin, names_sibling(claim, f"{unit.chunk.heading_path[-1]} {unit.text}"))
+    line = f"{unit.chunk.heading_path[-1]} {unit.text}"
+    return Support(unit, coverage, present, similarity, margin, names_sibling(claim, line),
+                   bool(DEFAULT.search(claim)) and not DEFAULT.search(line))
 
 
 def names_sibling(claim: str, line: str) -> bool:

@@ -242,6 +242,17 @@ def test_a_line_about_a_sibling_of_the_claims_subject_supports_nothing():
     assert support_of(claim, unit("ALB는 X-Forwarded-For 헤더에 클라이언트 IP를 넣는다.", heading="ALB"), 0.95).about_sibling
 
 
+def test_a_claimed_default_needs_a_line_that_states_a_default():
+    claim = "T3 인스턴스는 별도로 설정하지 않으면 Unlimited 모드로 시작된다."
+    assert support_of(claim, unit("T3 인스턴스는 Unlimited 모드로 시작할 수 있다.", heading="T3"), 0.95).default_unstated
+    assert not support_of(claim, unit("T3 인스턴스는 기본적으로 Unlimited 모드로 시작된다.", heading="T3"),
+                          0.95).default_unstated
+    assert not support_of("T3 instances can run in Unlimited mode.", unit("T3는 Unlimited 모드를 쓸 수 있다."),
+                          0.95).default_unstated  # no default claimed
+    params = VerifyParams(support_coverage=0.8, support_similarity=0.94, support_margin=0.02)
+    assert not supported(Support(unit("x"), 0.9, True, 0.99, 0.05, default_unstated=True), params)
+
+
 def test_a_claims_numbers_are_its_numbers_not_the_digits_of_names():
     assert digits("EC2 T3 instances in a spread group: at most 7 per AZ, 1.5 hours") == {"7", "1.5"}
     assert support_of("A spread group on EC2 allows 7 instances per AZ.", unit("이는 한 AZ 당 7개의 인스턴스로 제한되어 있다."),
