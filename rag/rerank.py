@@ -15,7 +15,11 @@ The features, in words:
 - `sentence_lexical`, `chunk_lexical`: share of the question's idf mass in the best sentence and in the chunk;
 - `chunk_bm25`: the chunk's BM25 score over the best candidate's (fusion keeps only ranks);
 - `heading_named`: share of the chunk's heading words that the question uses;
-- `summary`: a 정리 chunk.
+- `summary`: a 정리 chunk;
+- `section_hits`, `section_first`, `section_best_sentence`: how the chunk's section fares among the candidates
+  (its share of them, 1 / (1 + the fused rank of its best chunk), its best sentence), so that a chunk of a
+  section the retrievers agree on is not outranked by a stray chunk elsewhere (dev 5-fold CV recall@1
+  0.667 → 0.690, MRR 0.786 → 0.800).
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ from rag.retrieve import Query
 from rag.types import Hit
 
 CHUNK_FEATURES = ("fused", "fused_rank", "best_sentence", "best_sentence_gap", "sentence_lexical", "chunk_lexical",
-                  "chunk_bm25", "heading_named", "summary")
+                  "chunk_bm25", "heading_named", "summary", "section_hits", "section_first", "section_best_sentence")
 DEPTH = 20  # fused chunks re-ranked; dev: the evidence chunk is among the fused top 20 for 0.99 of questions
 
 
@@ -46,6 +50,12 @@ def chunk_features(query: Query, hits: list[Hit], data: IndexData, model_id: str
     mass = idf_mass(query.tokens, idf)
     bm25 = data.lexical.scores_of(query.tokens, [data.chunk_position[h.chunk.chunk_id] for h in hits])
     bm25 = bm25 / (bm25.max() or 1.0)
+    sections = [h.chunk.section_key for h in hits]
+    first_rank: dict[tuple, int] = {}
+    section_best: dict[tuple, float] = {}
+    for rank, (key, best_sentence) in enumerate(zip(sections, best)):
+        first_rank.setdefault(key, rank)
+        section_best[key] = max(section_best.get(key, best_sentence), best_sentence)
     rows = []
     for rank, (hit, chunk_units, best_sentence) in enumerate(zip(hits, units, best)):
         chunk = hit.chunk
@@ -56,6 +66,8 @@ def chunk_features(query: Query, hits: list[Hit], data: IndexData, model_id: str
             mass_share(mass, data.chunk_tokens[data.chunk_position[chunk.chunk_id]]), float(bm25[rank]),
             len(query_tokens & heading) / len(heading) if heading else 0.0,
             float(chunk.is_summary),
+            sections.count(chunk.section_key) / len(hits), 1 / (1 + first_rank[chunk.section_key]),
+            section_best[chunk.section_key],
         ])
     return np.array(rows, dtype=float)
 
