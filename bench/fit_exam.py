@@ -1,10 +1,11 @@
-"""Fit exam mode's confidence on the DEV split: a logistic curve over the pick's margin, with CV figures.
+"""Fit exam mode's confidence on the DEV split: a logistic curve over the pick's support, with CV figures.
 
     .venv/bin/python bench/fit_exam.py [--folds 5]
 
 For every dev MCQ it runs exam mode's own selection (`rag.exam.select_exam`),
-records the margin of the pick over the runner-up and whether the pick is
-right, fits `confidence = logistic(slope × margin + bias)` (Platt scaling),
+records the pick's support (the share of the five sentences that answer the
+question best that name it, `ExamSelection.support`) and whether the pick is
+right, fits `confidence = logistic(slope × support + bias)` (Platt scaling),
 and picks the lowest confidence threshold at which the picks above it are
 right at least 90% of the time under k-fold cross-validation. It prints the
 fitted values, the cross-validated risk–coverage table, and the accuracy
@@ -27,8 +28,8 @@ from rag.settings import load_settings
 TARGET_PRECISION = 0.90
 
 
-def dev_margins(assistant: Assistant, path: Path) -> list[tuple[float, bool, int]]:
-    """(margin, right, number of options) per dev MCQ, through exam mode's own code."""
+def dev_supports(assistant: Assistant, path: Path) -> list[tuple[float, bool, int]]:
+    """(support, right, number of options) per dev MCQ, through exam mode's own code."""
     state = assistant.state
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -38,7 +39,7 @@ def dev_margins(assistant: Assistant, path: Path) -> list[tuple[float, bool, int
         query = assistant.query_for(plan)
         hits = assistant.retriever(None, plan.models, state).search(query, assistant.settings.top_k)
         selection = select_exam(request, assistant._context(query, hits, state))
-        out.append((selection.margin, selection.letter == record["answer"], len(record["options"])))
+        out.append((selection.support, selection.letter == record["answer"], len(record["options"])))
     return out
 
 
@@ -57,10 +58,10 @@ def main() -> None:
     args = parser.parse_args()
     assistant = Assistant(load_settings(), log=lambda m: None)
     assistant.ensure_index()
-    rows = dev_margins(assistant, Path("eval/gold/dev_mcq.jsonl"))
-    margin = np.array([[r[0]] for r in rows])
+    rows = dev_supports(assistant, Path("eval/gold/dev_mcq.jsonl"))
+    support = np.array([[r[0]] for r in rows])
     right = np.array([float(r[1]) for r in rows])
-    model = fit_logistic(("margin",), margin, right, l2=0.1)
+    model = fit_logistic(("support",), support, right, l2=0.1)
     slope = float(model.weights[0] / model.scale[0])
     bias = float(model.bias - model.weights[0] * model.mean[0] / model.scale[0])
     order = np.random.default_rng(11).permutation(len(rows))
@@ -69,11 +70,11 @@ def main() -> None:
     for k in range(args.folds):
         held = order[k::args.folds]
         train = np.setdiff1d(np.arange(len(rows)), held)
-        fold = fit_logistic(("margin",), margin[train], right[train], l2=0.1)
-        threshold = threshold_for(fold.probabilities(margin[train]), right[train])
-        cv_conf[held] = fold.probabilities(margin[held])
+        fold = fit_logistic(("support",), support[train], right[train], l2=0.1)
+        threshold = threshold_for(fold.probabilities(support[train]), right[train])
+        cv_conf[held] = fold.probabilities(support[held])
         cv_sure[held] = cv_conf[held] >= threshold
-    threshold = threshold_for(model.probabilities(margin), right)
+    threshold = threshold_for(model.probabilities(support), right)
     order_by = np.argsort(-cv_conf)
     curve = [{"coverage": round((i + 1) / len(rows), 3), "accuracy": round(float(right[order_by[: i + 1]].mean()), 3)}
              for i in range(len(rows))]

@@ -14,9 +14,10 @@ so that only the contrast between options counts:
 
 `bench/exam_signals.py` measures each signal alone and combined on the dev
 split; equal weights are used. Questions asking for the exception (NOT,
-EXCEPT, 아닌, 틀린) pick the lowest-scoring option. The margin between the
-top two becomes a confidence through a logistic curve fit on dev
-(`bench/fit_exam.py`); a pick below `ExamParams.confident` is marked 불확실.
+EXCEPT, 아닌, 틀린) pick the lowest-scoring option. How much of the notes'
+answer to the question names the pick (its `top5`) becomes a confidence
+through a logistic curve fit on dev (`bench/fit_exam.py`); a pick below
+`ExamParams.confident` is marked 불확실.
 Each option's reason is a note line found with the option's own terms; an
 option the notes say nothing about says so.
 """
@@ -144,9 +145,10 @@ def choose(scores: dict[str, dict[str, float]], negated: bool, params: ExamParam
     return ranked[0], float(margin)
 
 
-def confidence_of(margin: float, params: ExamParams = ExamParams()) -> float:
-    """P(the pick is right) from its margin: a logistic curve fit on dev (bench/fit_exam.py)."""
-    return float(1 / (1 + np.exp(-(params.confidence_slope * margin + params.confidence_bias))))
+def confidence_of(support: float, params: ExamParams = ExamParams()) -> float:
+    """P(the pick is right) from its support (`ExamSelection.support`): a logistic curve fit on dev
+    (bench/fit_exam.py)."""
+    return float(1 / (1 + np.exp(-(params.confidence_slope * support + params.confidence_bias))))
 
 
 def deciding_units(stem: str, units: list[ScoredUnit], data, distinct: dict[str, set[str]], idf: dict[str, float],
@@ -203,7 +205,8 @@ class ExamSelection:
     uncertain: bool
     deciding: dict[str, ScoredUnit]
     confidence: float
-    margin: float
+    margin: float  # the pick's lead over the runner-up, in summed z-scores
+    support: float  # how much of the notes' answer to the question names the pick (its `top5`); 0 when negated
 
 
 def select_exam(request: Request, context: AnswerContext) -> ExamSelection:
@@ -214,10 +217,12 @@ def select_exam(request: Request, context: AnswerContext) -> ExamSelection:
     distinct = _distinct_tokens(request.options)
     scores = score_options(request.question, request.options, distinct, units, data, context.model_id,
                            context.option_model, context.query, params)
-    letter, margin = choose(scores, bool(NEGATED_QUESTION.search(request.question)), params, request.options)
-    confidence = confidence_of(margin, params)
+    negated = bool(NEGATED_QUESTION.search(request.question))
+    letter, margin = choose(scores, negated, params, request.options)
+    support = 0.0 if negated else scores[letter]["top5"]  # no dev question is negated: no curve for them
+    confidence = confidence_of(support, params)
     deciding = deciding_units(request.question, units, data, distinct, context.idf, params.min_reason_chars)
-    return ExamSelection(letter, confidence < params.confident, deciding, confidence, margin)
+    return ExamSelection(letter, confidence < params.confident, deciding, confidence, margin, support)
 
 
 def render_exam(request: Request, selection: ExamSelection, context: AnswerContext) -> ModeResult:

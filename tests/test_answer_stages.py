@@ -147,9 +147,9 @@ def test_an_option_counts_the_question_terms_of_its_own_clause_in_a_list_sentenc
     assert clause_overlap(line, {"surgequeuelength"}, question) == 0.0  # not named at all
 
 
-def test_confidence_grows_with_the_margin():
+def test_confidence_grows_with_the_picks_support():
     params = ExamParams()
-    assert confidence_of(0.1, params) < confidence_of(1.0, params) < confidence_of(4.0, params)
+    assert confidence_of(0.0, params) < confidence_of(0.5, params) < confidence_of(1.0, params)
 
 
 @settings(max_examples=60, deadline=None)
