@@ -231,7 +231,7 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit],
     stated, noted_negation = negation(sentence), negation(best.text)
     if bool(stated) != bool(noted_negation) and best.score >= params.polarity_min_score:
         if stated:
-            return stated, best
+            return with_verb(stated, sentence), best
         stem = re.sub(r"(지는|지|되지|하지).*$", "", noted_negation or "")
         if len(stem) >= 2 and stem in sentence:
             start = sentence.index(stem)
@@ -297,6 +297,15 @@ def judge(query, hits, context: AnswerContext) -> tuple[str, str | None, list[Sc
     if supported(support, context.params.verify):
         return "supported", None, [support.unit]
     return "not_covered", None, found.units[:1]
+
+
+def with_verb(span: str, sentence: str) -> str:
+    """A Korean "수 없다" struck with the verb it negates ("포함시킬 수 없다"), which is what is wrong."""
+    if span.startswith("수"):
+        found = re.search(r"[가-힣]+\s+" + re.escape(span), sentence)
+        if found:
+            return found.group()
+    return span
 
 
 @dataclass(frozen=True)

@@ -216,6 +216,11 @@ def test_polarity_flips_only_against_a_close_line():
     assert find_contradiction(claim, [loose]) is None
 
 
+def test_a_korean_cannot_is_struck_with_the_verb_it_negates():
+    line = unit("스팟 플릿에는 온디맨드 인스턴스도 포함시킬 수 있다.", heading="Spot Fleet")
+    assert find_contradiction("스팟 플릿에는 온디맨드 인스턴스를 포함시킬 수 없다.", [line])[0] == "포함시킬 수 없다"
+
+
 def test_matching_lines_are_no_contradiction():
     assert find_contradiction("Spread placement groups are limited to 7 instances per AZ.",
                               [unit("이는 한 AZ 당 7개의 EC2 인스턴스로 제한되어 있다.")]) is None
