@@ -33,6 +33,11 @@ class Erratum:
     def key(self) -> str:
         return normalise(self.quote)
 
+    def repeated_in(self, statement: str) -> bool:
+        """A statement repeats this erratum when it says the wrong part (any of it when the whole quote is wrong);
+        one about another part of the same note line does not."""
+        return not self.wrong or self.wrong in statement
+
 
 def normalise(text: str) -> str:
     text = re.sub(r"^\s*(?:[-*+]|\d+\.)\s+", "", text)

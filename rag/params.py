@@ -99,7 +99,7 @@ class VerifyParams:
     contrast_margin: float = param(0.2, "… and this much more than the best line of the section the claim names")
     supported_precision: float = param(0.833, "confidence of a 'true' verdict: its smoothed precision (r+1)/(n+2) on dev, "
                                               "14/16 (bench/fit_verify.py, in-sample; leave-one-out 13/15)")
-    contradicted_precision: float = param(0.722, "confidence of a 'false' verdict: its smoothed precision on dev, 12/16")
+    contradicted_precision: float = param(0.706, "confidence of a 'false' verdict: its smoothed precision on dev, 11/15")
     confident: float = param(0.7, "a verdict whose confidence is below this is marked 불확실")
     support_margin: float = param(0.0225, "… or, whatever its terms, a note sentence whose e5 cosine with the claim leads "
                                         "every other pool sentence by this much (a paraphrase of one line, not a topic); "

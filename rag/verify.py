@@ -265,10 +265,9 @@ def examine(query, hits, context: AnswerContext) -> Examination:
     unknown, total = unknown_terms(sentence, data)
     if out_of_scope(dense_best, len(unknown) / max(total, 1), context.params.abstain):
         return Examination("not_covered", None, units[:1], [])
-    erratum_unit = next((u for u in units[:1] if matching(u.text, context.errata)), None)
-    if erratum_unit is not None:  # the statement repeats a note line that AWS documentation corrects
-        wrong = matching(erratum_unit.text, context.errata).wrong
-        return Examination("contradicted", wrong if wrong and wrong in sentence else sentence, [erratum_unit], [])
+    erratum = matching(units[0].text, context.errata)
+    if erratum is not None and erratum.repeated_in(sentence):  # it repeats what AWS documentation corrects
+        return Examination("contradicted", erratum.wrong or sentence, units[:1], [])
     found = find_contradiction(sentence, units[:params.evidence_lines], params)
     if found:
         span, unit = found

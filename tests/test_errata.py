@@ -1,7 +1,7 @@
 """Errata: every entry matches its note line; matching survives whitespace edits; strike-through rendering."""
 from pathlib import Path
 
-from rag.errata import load_errata, matching, render_with_errata, unmatched
+from rag.errata import Erratum, load_errata, matching, render_with_errata, unmatched
 from rag.notes import ChunkerSettings, load_corpus
 
 CORPUS = Path(__file__).parent.parent / "corpus"
@@ -42,3 +42,10 @@ def test_strike_through_renders_the_wrong_part_and_bold_correction():
     assert correction.startswith("**정정: SurgeQueueLength의 최대값은 1,024이며") and correction.endswith(
         "(https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-cloudwatch-metrics.html)")
     assert render_with_errata("관련 없는 문장이다.", errata) == ("관련 없는 문장이다.", None)
+
+
+def test_a_statement_repeats_an_erratum_only_when_it_says_the_wrong_part():
+    partly = Erratum("health status는 초기 등록 중인 경우 healthy, 드레인 중인 경우 draining", "initial이다.", "u", wrong="healthy")
+    assert partly.repeated_in("초기 등록 중인 대상의 health status는 healthy이다.")
+    assert not partly.repeated_in("등록 해제 중인 대상의 health status는 unused이다.")  # another part of the line
+    assert Erratum("EIP는 무료다.", "유료다.", "u").repeated_in("연결된 EIP는 요금이 없다.")  # the whole quote is wrong
