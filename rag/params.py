@@ -92,14 +92,14 @@ class VerifyParams:
     evidence_lines: int = param(3, "the contradiction finder and the support test look at this many best evidence lines")
     support_coverage: float = param(0.8, "'supported' needs a note sentence holding at least this share of the claim's "
                                          "key terms (glossary translations count); bench/fit_verify.py grid on dev "
-                                         "(leave-one-out: 13/21 true confirmed, 2/22 false, 0/11 not covered)")
+                                         "(leave-one-out: 14/21 true confirmed, 2/22 false, 0/11 not covered)")
     contrast_min_fit: float = param(0.4, "a sibling section's line must hold this idf share of the claim's predicate to "
                                          "contradict it in meaning (rag.verify.find_contrast); dev verify: no true "
                                          "statement crosses 0.4 with a 0.2 margin")
     contrast_margin: float = param(0.2, "… and this much more than the best line of the section the claim names")
-    supported_precision: float = param(0.833, "confidence of a 'true' verdict: its smoothed precision (r+1)/(n+2) on dev, "
-                                              "14/16 (bench/fit_verify.py, in-sample; leave-one-out 13/15)")
-    contradicted_precision: float = param(0.706, "confidence of a 'false' verdict: its smoothed precision on dev, 11/15")
+    supported_precision: float = param(0.842, "confidence of a 'true' verdict: its smoothed precision (r+1)/(n+2) on dev, "
+                                              "15/17 (bench/fit_verify.py, in-sample; leave-one-out 14/16)")
+    contradicted_precision: float = param(0.8, "confidence of a 'false' verdict: its smoothed precision on dev, 11/13")
     confident: float = param(0.7, "a verdict whose confidence is below this is marked 불확실")
     support_margin: float = param(0.0225, "… or, whatever its terms, a note sentence whose e5 cosine with the claim leads "
                                         "every other pool sentence by this much (a paraphrase of one line, not a topic); "

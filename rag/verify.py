@@ -35,7 +35,7 @@ from rag.compose import CitationList, render_line
 from rag.errata import matching
 from rag.evidence import (ScoredUnit, evidence_pool, lexical_overlap, out_of_scope, salient_terms, score_units,
                           unknown_terms)
-from rag.language import OPPOSITE, negation, qualified
+from rag.language import HANGUL, OPPOSITE, negation, qualified
 from rag.lexical import expand_query, tokenize
 from rag.params import VerifyParams
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
@@ -231,7 +231,7 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit],
     stated, noted_negation = negation(sentence), negation(best.text)
     if bool(stated) != bool(noted_negation) and best.score >= params.polarity_min_score:
         if stated:
-            return with_verb(stated, sentence), best
+            return (with_verb(stated, sentence), best) if line_speaks_of(negated_word(stated, sentence), best) else None
         stem = re.sub(r"(지는|지|되지|하지).*$", "", noted_negation or "")
         if len(stem) >= 2 and stem in sentence:
             start = sentence.index(stem)
@@ -296,6 +296,28 @@ def judge(query, hits, context: AnswerContext) -> tuple[str, str | None, list[Sc
     if supported(support, context.params.verify):
         return "supported", None, [support.unit]
     return "not_covered", None, found.units[:1]
+
+
+def negated_word(stated: str, sentence: str) -> str:
+    """The word a negation denies: "guaranteed" in "not guaranteed", "보장하지" in "보장하지 않는다", and for a
+    bare "없다" the word before it ("손실이 없다")."""
+    words = stated.split()
+    if re.match(r"[A-Za-z]", stated):  # "not X", "cannot X", "never X": the word after the negation
+        after = sentence[sentence.find(stated) + len(stated):].split()
+        return words[-1] if len(words) > 1 else (after[0] if after else stated)
+    if len(words) > 1 and not re.match(r"(?:지|수)\b", words[0]):
+        return words[0]
+    before = sentence[:sentence.find(stated)].split()
+    return before[-1] if before else stated
+
+
+def line_speaks_of(word: str, unit: ScoredUnit) -> bool:
+    """The evidence line (or its heading) holds the negated word, in either language: only then does the
+    statement's negation contradict it, rather than say something the line is silent on. An English word the
+    glossary cannot put into Korean cannot be checked against a Korean line, so it is given the benefit."""
+    if not HANGUL.search(word) and expand_query(word) == word and HANGUL.search(unit.text):
+        return True
+    return bool(line_terms(word) & line_terms(f"{unit.chunk.heading_path[-1]} {unit.text}"))
 
 
 def with_verb(span: str, sentence: str) -> str:

@@ -19,7 +19,7 @@ from rag.pipeline import validate_citations
 from rag.ranker import Candidate
 from rag.types import Chunk, Citation
 from rag.verify import (Support, best_support, digits, find_contradiction, find_qualifier_clash, find_swapped_pair,
-                         names_sibling, support_of, supported)
+                         names_sibling, negated_word, support_of, supported)
 
 NESTED = """# SOA 시험 대비
 ## Troubleshooting EC2 Launch Issues
@@ -219,6 +219,17 @@ def test_polarity_flips_only_against_a_close_line():
 def test_a_korean_cannot_is_struck_with_the_verb_it_negates():
     line = unit("스팟 플릿에는 온디맨드 인스턴스도 포함시킬 수 있다.", heading="Spot Fleet")
     assert find_contradiction("스팟 플릿에는 온디맨드 인스턴스를 포함시킬 수 없다.", [line])[0] == "포함시킬 수 없다"
+
+
+def test_a_negation_contradicts_only_a_line_that_speaks_of_what_it_negates():
+    assert [negated_word(n, s) for n, s in [("not guaranteed", "integrity is not guaranteed."),
+                                            ("never", "it never stops."), ("없다", "성능 손실이 없다."),
+                                            ("수 없다", "포함시킬 수 없다."), ("보장하지 않는다", "성능을 보장하지 않는다.")]] == [
+        "guaranteed", "stops.", "손실이", "포함시킬", "보장하지"]
+    silent = unit("Unlimited는 추가 비용만 지불하면 CPU 성능을 보장해준다.", heading="T2/T3 Unlimited")
+    assert find_contradiction("T2/T3 Unlimited에서는 추가 비용만 내면 성능 손실이 없다.", [silent]) is None
+    speaks = unit("Unlimited는 추가 비용을 지불하면 성능 손실이 있다.", heading="T2/T3 Unlimited")
+    assert find_contradiction("T2/T3 Unlimited에서는 추가 비용만 내면 성능 손실이 없다.", [speaks])[0] == "없다"
 
 
 def test_matching_lines_are_no_contradiction():
