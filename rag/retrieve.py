@@ -24,7 +24,7 @@ class Query:
 
     text: str
     embedders: dict[str, Embedder]
-    # model id -> the text its query vector is made of, when not the expanded `text` (exam: e5 reads the stem alone)
+    # model id -> the text its query vector is made of, when not `embed_text`'s default (exam: e5 reads the stem alone)
     embed_texts: dict[str, str] = field(default_factory=dict)
     _vectors: dict = field(default_factory=dict)  # model id -> the query's vector; (model id, text) -> a companion's
     _tokens: list[str] | None = None

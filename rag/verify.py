@@ -11,16 +11,18 @@ sentences. It is *contradicted* when, against that evidence:
 - it qualifies a thing the opposite way from a note line: several where the
   line allows only one ("multiple patch baselines" / "하나의 패치 베이스라인에만"),
   the same where it says different ones ("the same rack" / "서로 다른 랙");
-- the polarity flips (`cannot`, 않는다, 없다 on one side only);
-- the evidence sentence is a known erratum (the notes themselves are wrong).
+- the polarity flips (`cannot`, 않는다, 없다 on one side only) against a line
+  that speaks of the negated word;
+- it says the wrong part of a known erratum (the notes themselves are wrong).
 
 Otherwise it is *supported* when one note sentence carries it: the claim's
 numbers, and either its key terms close in meaning or an e5 cosine clearly
 ahead of every other line of the pool (a paraphrase of one line, not a
-topic). Else it is *not covered*, which is also the verdict when the notes
-hold nothing close (the same test that makes question mode abstain). The wrong part is
-struck through and a bold Korean explanation quotes the note, with its
-citation.
+topic), unless that sentence is about a sibling of the claim's subject or
+the claim states a default the sentence does not. Else it is *not covered*,
+which is also the verdict when the notes hold nothing close (the same test
+that makes question mode abstain). The wrong part is struck through and a
+bold Korean explanation quotes the note, with its citation.
 """
 from __future__ import annotations
 
@@ -361,10 +363,10 @@ def line_terms(line: str) -> frozenset[str]:
 
 def support_of(claim: str, unit: ScoredUnit, similarity: float, margin: float = 0.0) -> Support:
     terms = claim_terms(claim)
-    found = line_terms(f"{unit.chunk.heading_path[-1]} {unit.text}")
+    line = f"{unit.chunk.heading_path[-1]} {unit.text}"
+    found = line_terms(line)
     coverage = sum(t in found for t in terms) / len(terms) if terms else 0.0
     present = digits(claim) <= digits(unit.text)
-    line = f"{unit.chunk.heading_path[-1]} {unit.text}"
     return Support(unit, coverage, present, similarity, margin, names_sibling(claim, line),
                    bool(DEFAULT.search(claim)) and not DEFAULT.search(line))
 
