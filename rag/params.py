@@ -62,13 +62,14 @@ class ExamParams:
     use_both: float = param(1.0, "weight of the USE cosine between a sentence and 'question + option'; dev 0.659 alone")
     cooccur: float = param(1.0, "weight of the option's own terms in a sentence that holds the question's terms; dev 0.341 alone")
     top5: float = param(1.0, "weight of the option's own terms in the 5 sentences answering the question best; dev 0.568 alone")
-    confidence_slope: float = param(5.857, "confidence = logistic(slope × support + bias), Platt-fit on the 59 dev MCQs "
+    confidence_slope: float = param(5.666, "confidence = logistic(slope × support + bias), Platt-fit on the 65 dev MCQs "
                                            "(bench/fit_exam.py); support is the share of the question's five best "
-                                           "sentences that name the pick (5-fold CV risk-coverage: 0.90 right at 34% "
-                                           "of picks, against 0.83 at 31% from the margin over the runner-up)")
-    confidence_bias: float = param(-0.811, "… its intercept")
-    confident: float = param(0.593, "a pick below this confidence is marked 불확실: the lowest threshold at which dev picks "
-                                    "above it are right >= 90% (5-fold CV: 31% of picks kept, 0.833 right)")
+                                           "sentences that name the pick (5-fold CV risk-coverage on the 59 before: "
+                                           "0.90 right at 34% of picks, against 0.83 at 31% from the margin over the "
+                                           "runner-up)")
+    confidence_bias: float = param(-0.745, "… its intercept")
+    confident: float = param(0.585, "a pick below this confidence is marked 불확실: the lowest threshold at which dev picks "
+                                    "above it are right >= 90% (5-fold CV: 35% of picks kept, 0.826 right)")
     focus_overlap_weight: float = param(0.35, "question focus: e5 cosine + this × question-term overlap")
     focus_sentences: int = param(5, "sentences that make the question's focus")
     focus_temperature: float = param(20.0, "softmax sharpness over the focus sentences")
@@ -92,14 +93,14 @@ class VerifyParams:
     evidence_lines: int = param(3, "the contradiction finder and the support test look at this many best evidence lines")
     support_coverage: float = param(0.8, "'supported' needs a note sentence holding at least this share of the claim's "
                                          "key terms (glossary translations count); bench/fit_verify.py grid on dev "
-                                         "(leave-one-out: 14/21 true confirmed, 2/22 false, 0/11 not covered)")
+                                         "(64 dev statements, leave-one-out: 16/26 true confirmed, 4/27 false, 0/11 not covered)")
     contrast_min_fit: float = param(0.4, "a sibling section's line must hold this idf share of the claim's predicate to "
                                          "contradict it in meaning (rag.verify.find_contrast); dev verify: no true "
                                          "statement crosses 0.4 with a 0.2 margin")
     contrast_margin: float = param(0.2, "… and this much more than the best line of the section the claim names")
-    supported_precision: float = param(0.842, "confidence of a 'true' verdict: its smoothed precision (r+1)/(n+2) on dev, "
-                                              "15/17 (bench/fit_verify.py, in-sample; leave-one-out 14/16)")
-    contradicted_precision: float = param(0.8, "confidence of a 'false' verdict: its smoothed precision on dev, 11/13")
+    supported_precision: float = param(0.818, "confidence of a 'true' verdict: its smoothed precision (r+1)/(n+2) on dev, "
+                                              "17/20 (bench/fit_verify.py, in-sample; leave-one-out 16/20)")
+    contradicted_precision: float = param(0.765, "confidence of a 'false' verdict: its smoothed precision on dev, 12/15")
     confident: float = param(0.7, "a verdict whose confidence is below this is marked 불확실")
     support_margin: float = param(0.0225, "… or, whatever its terms, a note sentence whose e5 cosine with the claim leads "
                                         "every other pool sentence by this much (a paraphrase of one line, not a topic); "
