@@ -48,8 +48,11 @@ ENGLISH = LanguageProfile(
     code="en",
     summary_titles=("Summary", "TL;DR", "Key points", "Recap"),
     negation=re.compile(r"\b(?:not|cannot|can't|doesn't|don't|isn't|aren't|won't|never|no)\b(?:\s+\w+)?", re.IGNORECASE),
+    # a question word opens the question ("When should I …"); inside a sentence it opens a clause of a statement
+    # ("… keep their data when the instance is stopped"), so only a request word counts anywhere
     question_words=re.compile(
-        r"\b(what|which|how|why|when|where|who|whom|whose|explain|describe|compare|tell me|difference)\b"
+        r"^\s*(?:what|which|how|why|where|who|whom|whose)\b|^\s*when\s+(?:is|are|do|does|did|can|could|should|will|would)\b"
+        r"|\b(?:explain|describe|compare|tell me|difference between)\b"
         r"|^(is|are|does|do|did|can|could|should|will|would)\b",
         re.IGNORECASE,
     ),

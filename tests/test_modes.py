@@ -41,6 +41,10 @@ def test_plain_text_has_no_options():
     ("An NLB cannot have an Elastic IP.", "verify"),
     ("분산 배치 그룹은 AZ당 10개로 제한된다.", "verify"),
     ("클러스터 배치 그룹 설명해줘", "qa"),
+    ("When a T2 instance is lightly used, its credits accumulate.", "verify"),  # a clause, not a question
+    ("Instance store data is lost when the instance is stopped.", "verify"),
+    ("When should I use a spread placement group", "qa"),
+    ("Please explain the difference between ALB and NLB", "qa"),
 ])
 def test_mode_detection(text, mode):
     assert detect_mode(text, {}) == mode
