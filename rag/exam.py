@@ -129,8 +129,8 @@ def score_options(stem: str, options: dict[str, str], distinct: dict[str, set[st
 
 
 def choose(scores: dict[str, dict[str, float]], negated: bool, params: ExamParams = ExamParams(),
-           texts: dict[str, str] | None = None) -> tuple[str, float]:
-    """The picked letter and its margin over the runner-up (in summed z-scores).
+           texts: dict[str, str] | None = None) -> str:
+    """The picked letter: the best (or, for a negated question, the worst) sum of z-scored signals.
 
     A tie goes to the option whose text sorts first, never to the one listed first, so the pick does not
     depend on the order the options were pasted in.
@@ -140,9 +140,7 @@ def choose(scores: dict[str, dict[str, float]], negated: bool, params: ExamParam
         for key, z in _zscore({k: s[signal] for k, s in scores.items()}).items():
             combined[key] += weight * z
     sign = 1 if negated else -1
-    ranked = sorted(combined, key=lambda k: (sign * round(combined[k], 9), (texts or {}).get(k, k)))
-    margin = abs(combined[ranked[0]] - combined[ranked[1]]) if len(ranked) > 1 else 99.0
-    return ranked[0], float(margin)
+    return min(combined, key=lambda k: (sign * round(combined[k], 9), (texts or {}).get(k, k)))
 
 
 def confidence_of(support: float, params: ExamParams = ExamParams()) -> float:
@@ -205,7 +203,6 @@ class ExamSelection:
     uncertain: bool
     deciding: dict[str, ScoredUnit]
     confidence: float
-    margin: float  # the pick's lead over the runner-up, in summed z-scores
     support: float  # how much of the notes' answer to the question names the pick (its `top5`); 0 when negated
 
 
@@ -218,11 +215,11 @@ def select_exam(request: Request, context: AnswerContext) -> ExamSelection:
     scores = score_options(request.question, request.options, distinct, units, data, context.model_id,
                            context.option_model, context.query, params)
     negated = bool(NEGATED_QUESTION.search(request.question))
-    letter, margin = choose(scores, negated, params, request.options)
+    letter = choose(scores, negated, params, request.options)
     support = 0.0 if negated else scores[letter]["top5"]  # no dev question is negated: no curve for them
     confidence = confidence_of(support, params)
     deciding = deciding_units(request.question, units, data, distinct, context.idf, params.min_reason_chars)
-    return ExamSelection(letter, confidence < params.confident, deciding, confidence, margin, support)
+    return ExamSelection(letter, confidence < params.confident, deciding, confidence, support)
 
 
 def render_exam(request: Request, selection: ExamSelection, context: AnswerContext) -> ModeResult:

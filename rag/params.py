@@ -60,7 +60,8 @@ class ExamParams:
     """How exam mode scores options (docs/exam_verify.md)."""
 
     use_both: float = param(1.0, "weight of the USE cosine between a sentence and 'question + option'; dev 0.659 alone")
-    cooccur: float = param(1.0, "weight of the option's own terms in a sentence that holds the question's terms; dev 0.341 alone")
+    cooccur: float = param(1.0, "weight of the option's own terms weighted by the question's terms in their clause; dev 0.341 "
+                                "alone (measured before the clause)")
     top5: float = param(1.0, "weight of the option's own terms in the 5 sentences answering the question best; dev 0.568 alone")
     confidence_slope: float = param(5.666, "confidence = logistic(slope × support + bias), Platt-fit on the 65 dev MCQs "
                                            "(bench/fit_exam.py); support is the share of the question's five best "
