@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from rag.compose import ABSTAIN_TEXT, CitationList, source_label
 from rag.errata import Erratum, matching
 from rag.evidence import ScoredUnit
-from rag.lexical import expand_query, tokenize
+from rag.lexical import expanded_terms
 from rag.types import Chunk, Citation
 from rag.verify import claim_terms, find_contradiction, split_sentences
 
@@ -131,14 +130,8 @@ def plain_text(text: str) -> str:
     return STRUCK.sub(" ", text).replace("**", " ")
 
 
-@lru_cache(maxsize=4096)
-def _terms(text: str) -> frozenset[str]:
-    """Lexical tokens of a note text with its glossary translations (English ⇄ Korean)."""
-    return frozenset(tokenize(expand_query(text)))
-
-
 def _block_terms(blocks: list[EvidenceBlock]) -> set[str]:
-    return set().union(*(_terms(b.checked_text) for b in blocks))
+    return set().union(*(expanded_terms(b.checked_text) for b in blocks))
 
 
 def judge(text: str, blocks: list[EvidenceBlock], errata: list[Erratum] = (),
@@ -174,7 +167,7 @@ def _ranked_sentences(terms: list[str], blocks: list[EvidenceBlock]) -> list[Sco
     units = []
     for block in blocks:
         for sentence in split_sentences(block.text):
-            found = _terms(sentence)
+            found = expanded_terms(sentence)
             units.append(ScoredUnit(-1, sum(t in found for t in terms) / len(terms), block.chunk, block.chunk.line_start,
                                     sentence))
     return sorted(units, key=lambda u: -u.score)

@@ -139,6 +139,13 @@ def heading_tokens(heading: str) -> frozenset[str]:
     return frozenset(tokenize(heading))
 
 
+@lru_cache(maxsize=8192)
+def expanded_terms(text: str) -> frozenset[str]:
+    """The tokens of `text` with its glossary translations (English ⇄ Korean); note lines recur across
+    statements and answers, so each is read once."""
+    return frozenset(tokenize(expand_query(text)))
+
+
 def tokenize(text: str) -> list[str]:
     """Lexical tokens of `text`: whole English terms and Korean content morphemes."""
     tokens: list[tuple[int, str]] = []

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import permutations
 
 import numpy as np
@@ -38,7 +37,7 @@ from rag.errata import matching
 from rag.evidence import (ScoredUnit, evidence_pool, lexical_overlap, out_of_scope, salient_terms, score_units,
                           unknown_terms)
 from rag.language import HANGUL, OPPOSITE, negation, qualified
-from rag.lexical import expand_query, tokenize
+from rag.lexical import expand_query, expanded_terms, tokenize
 from rag.params import VerifyParams
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
 from rag.types import Verdict
@@ -319,7 +318,7 @@ def line_speaks_of(word: str, unit: ScoredUnit) -> bool:
     glossary cannot put into Korean cannot be checked against a Korean line, so it is given the benefit."""
     if not HANGUL.search(word) and expand_query(word) == word and HANGUL.search(unit.text):
         return True
-    return bool(line_terms(word) & line_terms(f"{unit.chunk.heading_path[-1]} {unit.text}"))
+    return bool(expanded_terms(word) & expanded_terms(f"{unit.chunk.heading_path[-1]} {unit.text}"))
 
 
 def with_verb(span: str, sentence: str) -> str:
@@ -355,16 +354,10 @@ def claim_terms(text: str) -> list[str]:
     return list(dict.fromkeys(tokenize(text)))
 
 
-@lru_cache(maxsize=8192)
-def line_terms(line: str) -> frozenset[str]:
-    """A note line's terms with their glossary translations; lines recur across statements, so each is read once."""
-    return frozenset(tokenize(expand_query(line)))
-
-
 def support_of(claim: str, unit: ScoredUnit, similarity: float, margin: float = 0.0) -> Support:
     terms = claim_terms(claim)
     line = f"{unit.chunk.heading_path[-1]} {unit.text}"
-    found = line_terms(line)
+    found = expanded_terms(line)
     coverage = sum(t in found for t in terms) / len(terms) if terms else 0.0
     present = digits(claim) <= digits(unit.text)
     return Support(unit, coverage, present, similarity, margin, names_sibling(claim, line),
