@@ -236,15 +236,17 @@ def note_files(corpus_dir: Path) -> list[Path]:
     return files
 
 
-def note_hashes(corpus_dir: Path) -> dict[str, str]:
-    """A content hash per note file: all an index's staleness check needs, without reading or chunking."""
+def note_hashes(corpus_dir: Path, files: list[Path] | None = None) -> dict[str, str]:
+    """A content hash per note file (`files`, else every note under `corpus_dir`): all an index's staleness
+    check needs, without reading or chunking."""
     return {p.relative_to(corpus_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in note_files(corpus_dir)}
+            for p in (files if files is not None else note_files(corpus_dir))}
 
 
 def load_corpus(corpus_dir: Path, settings: ChunkerSettings) -> tuple[list[Chunk], dict[str, str]]:
-    """Chunks of every `*.md` under `corpus_dir` plus a content hash per file."""
+    """Chunks of every `*.md` under `corpus_dir` plus a content hash per file, from one listing of the files."""
+    files = note_files(corpus_dir)
     chunks: list[Chunk] = []
-    for path in note_files(corpus_dir):
+    for path in files:
         chunks.extend(chunk_note(path.relative_to(corpus_dir).as_posix(), read_note(path), settings))
-    return chunks, note_hashes(corpus_dir)
+    return chunks, note_hashes(corpus_dir, files)
