@@ -205,7 +205,7 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
     """The best blocks among the top hits' sections, grouped by section in note order, and the TL;DR lines.
 
     `focus` is the follow-up message alone: the sections come from the whole retrieval text (`query`, with
-    the conversation's context), but the blocks are ranked by what the new message asks.
+    the conversation's context), but the blocks and the TL;DR lines are ranked by what the new message asks.
     """
     candidates = candidate_blocks(query, hits, data, model_id, idf, params)
     if focus is not None:
@@ -224,7 +224,7 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
     for key in dict.fromkeys(lecture_key(chunk) for chunk, _ in topics):
         ids = [i for chunk in data.chunks_by_section.get(key, []) if chunk.is_summary
                for i in data.units_by_chunk.get(chunk.chunk_id, []) if data.units[i].line not in used_lines]
-        summary.extend(score_units(query, data, model_id, ids, idf, params.lexical_weight))
+        summary.extend(score_units(focus, data, model_id, ids, idf, params.lexical_weight))
     summary = answer_language_first(summary)
     summary.sort(key=lambda u: -u.score)
     unknown, total = unknown_terms(query.text, data)
