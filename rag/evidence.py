@@ -202,7 +202,8 @@ def rank_blocks(query: Query, candidates: list[Candidate]) -> list[tuple[float, 
 def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: str,
                     idf: dict[str, float], params: ComposeParams = ComposeParams(),
                     focus: Query | None = None) -> Evidence:
-    """The best blocks among the top hits' sections, grouped by section in note order, and the TL;DR lines.
+    """The best blocks among the top hits' sections, grouped by section in note order, and the TL;DR lines
+    from the 정리 block of the main topic's lecture (another topic's summary would sum up something else).
 
     `focus` is the follow-up message alone: the sections come from the whole retrieval text (`query`, with
     the conversation's context), but the blocks and the TL;DR lines are ranked by what the new message asks.
@@ -221,8 +222,8 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
     topics = [(blocks[0].chunk, sorted(blocks, key=lambda b: b.first_line)) for blocks in by_section.values()]
     used_lines = {line.number for block in chosen for line in block.lines}
     summary: list[ScoredUnit] = []
-    for key in dict.fromkeys(lecture_key(chunk) for chunk, _ in topics):
-        ids = [i for chunk in data.chunks_by_section.get(key, []) if chunk.is_summary
+    if topics:
+        ids = [i for chunk in data.chunks_by_section.get(lecture_key(topics[0][0]), []) if chunk.is_summary
                for i in data.units_by_chunk.get(chunk.chunk_id, []) if data.units[i].line not in used_lines]
         summary.extend(score_units(focus, data, model_id, ids, idf, params.lexical_weight))
     summary = answer_language_first(summary)

@@ -341,3 +341,30 @@ def test_the_struck_span_is_the_whole_number_phrase_or_word():
     span, _ = find_contradiction("5XX error codes indicate client-side errors.",
                                  [unit("5XX 에러는 서버 측 에러이다. server 에러를 의미한다.", heading="ELB")])
     assert span == "client-side"
+
+
+TWO_LECTURES = """# SOA 시험 대비
+## Spread Placement Group
+-   분산 배치 그룹은 인스턴스를 서로 다른 하드웨어 랙에 나눠 배치한다.
+-   분산 배치 그룹은 가용 영역당 최대 7개의 인스턴스를 둘 수 있다.
+
+**정리**
+-   분산 배치 그룹과 파티션 배치 그룹의 차이는 랙을 나누는 단위이다.
+
+## Partition Placement Group
+-   파티션 배치 그룹은 파티션마다 다른 랙을 쓴다.
+-   파티션 배치 그룹은 Kafka 같은 분산 애플리케이션에 쓴다.
+
+**정리**
+-   파티션 배치 그룹은 대규모 분산 워크로드의 장애 범위를 줄인다.
+"""
+
+
+def test_the_tldr_sums_up_the_main_topic_from_its_own_lecture(tmp_path):
+    assistant = notes_assistant(tmp_path, "notes.md", TWO_LECTURES)
+    result = assistant.ask("분산 배치 그룹과 파티션 배치 그룹의 차이는?")
+    lectures = [c.chunk.heading_path[1] for c in result.citations]
+    assert {"Spread Placement Group", "Partition Placement Group"} <= set(lectures)  # both topics are quoted
+    tldr = result.answer_markdown.split("**TL;DR**")[1].split("\n출처\n")[0]
+    cited = int(tldr.rsplit("[", 1)[1].split("]")[0])
+    assert lectures[cited - 1] == lectures[0]  # the first citation is the main topic's
