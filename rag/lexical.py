@@ -2,6 +2,8 @@
 
 English AWS terms (`m5.large`, `InsufficientInstanceCapacity`, `L7`) stay
 whole: a regex takes them first, lower-cased and with a plural `s` dropped.
+A camelCase name also yields its words (`InstanceTerminatesImmediately` →
+instance, terminate, immediately), so a question in plain words finds it.
 Korean text goes through kiwipiepy's morphological analyser, keeping
 content morphemes (nouns, verb and adjective stems, roots). Korean AWS terms
 from the glossary are registered as user words so `온디맨드` stays one token.
@@ -33,6 +35,8 @@ from rag.progress import Progress, silent
 
 ENGLISH = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[.\-_/:][A-Za-z0-9]+)*|\d+(?:\.\d+)?")
 HANGUL = re.compile(r"[가-힣]")
+CAMEL_PART = re.compile(r"[A-Z]?[a-z]+")
+CAMEL_CASE = re.compile(r"(?:[A-Z]?[a-z]+)(?:[A-Z][a-z]+)+")  # SurgeQueueLength, lowestPrice
 KEEP_TAGS = ("NNG", "NNP", "NNB", "VV", "VA", "XR", "SH", "MAG")
 STOPWORDS = frozenset(
     "a an the of to in on at for and or is are was were be been do does did can could should would will "
@@ -90,7 +94,7 @@ def expand_query(text: str, general: bool = True) -> str:
     return text if not extra else text + " " + " ".join(dict.fromkeys(extra))
 
 
-LEXICAL_VERSION = 2  # bump when tokenisation changes, so indexes re-tokenise
+LEXICAL_VERSION = 3  # bump when tokenisation changes, so indexes re-tokenise
 
 
 def lexical_signature() -> str:
@@ -154,6 +158,9 @@ def tokenize(text: str) -> list[str]:
         term = english_term(match.group())
         if term not in STOPWORDS:
             tokens.append((match.start(), term))
+        if CAMEL_CASE.fullmatch(match.group()):  # InstanceTerminatesImmediately also reads as its words
+            tokens += [(match.start(), part) for part in map(english_term, CAMEL_PART.findall(match.group()))
+                       if part not in STOPWORDS and len(part) > 2]
         spans.append((match.start(), match.end()))
     if HANGUL.search(text):
         with _kiwi_lock:

@@ -22,7 +22,14 @@ def test_bm25_exact_scores_on_a_tiny_corpus():
 
 def test_tokenizer_keeps_aws_terms_whole_and_korean_user_words():
     assert tokenize("온디맨드 인스턴스는 m5.large와 InsufficientInstanceCapacity, AZs") == [
-        "온디맨드", "인스턴스", "m5.large", "insufficientinstancecapacity", "az"]
+        "온디맨드", "인스턴스", "m5.large", "capacity", "instance", "insufficient", "insufficientinstancecapacity", "az"]
+
+
+def test_a_camel_case_name_also_reads_as_its_words():
+    assert tokenize("InstanceTerminatesImmediately") == ["immediately", "instance", "instanceterminatesimmediately",
+                                                         "terminate"]
+    assert tokenize("lowestPrice") == ["lowest", "lowestprice", "price"]
+    assert tokenize("AWSALB EC2 ENA") == ["awsalb", "ec2", "ena"]  # capitals alone are one name
 
 
 def test_glossary_expands_english_with_korean():
