@@ -33,7 +33,9 @@ def main() -> None:
         query = assistant.query(item.retrieval_text)
         hits = assistant.retriever().search(query, assistant.settings.top_k)
         ev = gather_evidence(query, hits, state.data, model, state.lexical.bm25.idf)
-        signals.append((item.kind == "oos", ev.best_similarity, ev.unknown_share, item.id))
+        # a question naming one of the notes' identifiers is never out of scope by similarity
+        similarity = 1.0 if ev.names_identifier else ev.best_similarity
+        signals.append((item.kind == "oos", similarity, ev.unknown_share, item.id))
     best = None
     for sim in [x / 100 for x in range(70, 95)]:
         for unk in [x / 20 for x in range(1, 21)]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from rag.blocks import Block, section_blocks
 from rag.index import IndexData
 from rag.language import HANGUL
-from rag.lexical import ENGLISH, STOPWORDS, english_term, expand_query, heading_tokens, tokenize
+from rag.lexical import CAMEL_CASE, ENGLISH, STOPWORDS, english_term, expand_query, heading_tokens, tokenize
 from rag.params import AbstainParams, ComposeParams
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows, shipped
 from rag.retrieve import Query
@@ -135,11 +135,23 @@ def known_mass(text: str, data: IndexData, idf: dict[str, float]) -> tuple[float
     return mass, any(t in data.known_terms for t in salient_terms(cleaned))
 
 
+IDENTIFIER_CHUNKS = 3  # a camelCase name found in at most this many chunks is one thing the notes explain
+
+
+def names_identifier(text: str, data: IndexData, idf: dict[str, float]) -> bool:
+    """Whether `text` names a camelCase identifier the notes use in only a few chunks (`SurgeQueueLength`,
+    `BlockDuration`): "What is HealthyHostCount?" is covered however little else it says. Service names
+    (`CloudWatch`) occur too often to count."""
+    rare = math.log(1 + (len(data.chunks) - IDENTIFIER_CHUNKS + 0.5) / (IDENTIFIER_CHUNKS + 0.5))
+    terms = (english_term(m.group()) for m in ENGLISH.finditer(text) if CAMEL_CASE.fullmatch(m.group()))
+    return any(term in idf and idf[term] >= rare for term in terms)
+
+
 def out_of_scope(best_similarity: float, unknown_share: float, params: AbstainParams,
-                 mass: float = float("inf"), names_known_term: bool = True) -> bool:
-    """The one rule that says the notes do not cover a text: nothing close enough, names the notes lack,
-    or words the notes barely know."""
-    return (best_similarity < params.similarity or unknown_share >= params.unknown_terms
+                 mass: float = float("inf"), names_known_term: bool = True, names_identifier: bool = False) -> bool:
+    """The one rule that says the notes do not cover a text: nothing close enough (unless it names one of
+    the notes' identifiers), names the notes lack, or words the notes barely know."""
+    return ((best_similarity < params.similarity and not names_identifier) or unknown_share >= params.unknown_terms
             or (mass < params.min_known_mass and not names_known_term))
 
 
@@ -155,10 +167,11 @@ class Evidence:
     top_probability: float = 0.0  # the ranker's probability that the best block answers the question
     known_mass: float = float("inf")  # see `known_mass`
     names_known_term: bool = True
+    names_identifier: bool = False  # see `names_identifier`
 
     def covers(self, params: AbstainParams) -> bool:
         return bool(self.topics) and not out_of_scope(self.best_similarity, self.unknown_share, params,
-                                                      self.known_mass, self.names_known_term)
+                                                      self.known_mass, self.names_known_term, self.names_identifier)
 
     @property
     def blocks(self) -> tuple[Block, ...]:
@@ -232,7 +245,8 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
     best_similarity = max((c.dense for c in covered if not c.block.chunk.is_summary), default=-1.0)
     mass, names_known = known_mass(query.text, data, idf)
     return Evidence(topics, summary[:params.summary_lines], best_similarity, len(unknown) / max(total, 1),
-                    tuple(unknown), ranked[0][0] if ranked else 0.0, mass, names_known)
+                    tuple(unknown), ranked[0][0] if ranked else 0.0, mass, names_known,
+                    names_identifier(query.text, data, idf))
 
 
 def select_blocks(query: Query, ranked: list[tuple[float, Candidate]], params: ComposeParams) -> list[Block]:

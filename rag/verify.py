@@ -34,7 +34,7 @@ import numpy as np
 
 from rag.compose import CitationList, render_line
 from rag.errata import matching
-from rag.evidence import (ScoredUnit, evidence_pool, lexical_overlap, out_of_scope, salient_terms, score_units,
+from rag.evidence import (ScoredUnit, evidence_pool, lexical_overlap, names_identifier, out_of_scope, salient_terms, score_units,
                           unknown_terms)
 from rag.language import HANGUL, OPPOSITE, negation, qualified
 from rag.lexical import expand_query, expanded_terms, tokenize
@@ -264,7 +264,8 @@ def examine(query, hits, context: AnswerContext) -> Examination:
     nearest = data.unit_rows(context.model_id, [u.index for u in units[:10]])
     dense_best = float((nearest @ query.vector(context.model_id)).max())
     unknown, total = unknown_terms(sentence, data)
-    if out_of_scope(dense_best, len(unknown) / max(total, 1), context.params.abstain):
+    if out_of_scope(dense_best, len(unknown) / max(total, 1), context.params.abstain,
+                    names_identifier=names_identifier(sentence, data, context.idf)):
         return Examination("not_covered", None, units[:1], [])
     erratum = matching(units[0].text, context.errata)
     if erratum is not None and erratum.repeated_in(sentence):  # it repeats what AWS documentation corrects

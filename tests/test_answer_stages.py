@@ -12,7 +12,7 @@ from conftest import make_settings
 from rag.blocks import blocks_of
 from rag.compose import CitationList, render_block
 from rag.engine import Assistant
-from rag.evidence import ScoredUnit, select_blocks
+from rag.evidence import ScoredUnit, names_identifier, out_of_scope, select_blocks
 from rag.exam import choose, clause_overlap, confidence_of
 from rag.params import ComposeParams, ExamParams, ParamsError, VerifyParams, params_from_tables
 from rag.pipeline import validate_citations
@@ -368,3 +368,14 @@ def test_the_tldr_sums_up_the_main_topic_from_its_own_lecture(tmp_path):
     tldr = result.answer_markdown.split("**TL;DR**")[1].split("\n출처\n")[0]
     cited = int(tldr.rsplit("[", 1)[1].split("]")[0])
     assert lectures[cited - 1] == lectures[0]  # the first citation is the main topic's
+
+
+def test_a_question_naming_one_of_the_notes_identifiers_is_covered_however_short(nested):
+    data, idf = nested.state.data, nested.state.lexical.bm25.idf
+    assert names_identifier("What is InstanceTerminatesImmediately?", data, idf)
+    assert not names_identifier("What is SurgeQueueLength?", data, idf)  # not in these notes
+    assert not names_identifier("What is an instance?", data, idf)
+    params = params_from_tables({}).abstain
+    low = params.similarity - 0.1
+    assert out_of_scope(low, 0.0, params) and not out_of_scope(low, 0.0, params, names_identifier=True)
+    assert out_of_scope(low, 1.0, params, names_identifier=True)  # names the notes lack still abstain
