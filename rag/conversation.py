@@ -32,7 +32,7 @@ WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+/_-]*[A-Za-z0-9]|[A-Za-z0-9]|[가-힣
 LEAD_WORDS = ("and", "what about", "how about", "same for", "also", "then", "but", "so", "what if",
               "그럼", "그러면", "그렇다면", "그리고", "그런데", "근데", "또", "반면")
 LEADS = re.compile(r"^\s*(?:" + "|".join(LEAD_WORDS) + r")(?![\w])", re.IGNORECASE)
-POINTERS = frozenset("it its that this those these them they 그것 그거 그건 그게 이것 이거 이건 이게 거기".split())
+POINTERS = frozenset("it its that this those these them they 그 해당 그것 그거 그건 그게 이것 이거 이건 이게 거기".split())
 YES_NO = re.compile(r"^\s*(?:is|are|does|do|did|can|could|should|will|would|has|have)\b", re.IGNORECASE)
 KOREAN_ASKS = re.compile(r"(?:나요|까요|까|니|냐|가요|죠|인가|인지)\s*\??\s*$")
 QUESTION = frozenset(

@@ -35,6 +35,8 @@ def test_content_words_skip_linking_and_question_words():
     ("NLB는?", True),
     ("왜?", True),
     ("Is it limited to one rack?", True),
+    ("그 과정에서 만들어지는 EC2는?", True),  # 그 (that) points back, though it names EC2
+    ("해당 인스턴스는 비용이 나가?", True),
     ("What is an Elastic IP?", False),
     ("Is EBS regional?", False),
     ("EBS는 리전 단위인가요?", False),
