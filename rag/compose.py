@@ -25,7 +25,7 @@ from rag.evidence import Evidence, ScoredUnit, gather_evidence
 from rag.retrieve import Query
 from rag.text import has_content
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
-from rag.types import Chunk, Citation, Hit
+from rag.types import Chunk, Citation, Hit, section_title
 
 ABSTAIN_TEXT = "노트에서 관련 내용을 찾지 못했습니다"
 
@@ -56,7 +56,7 @@ def source_label(chunk: Chunk) -> str:
 
 
 def topic_title(chunk: Chunk) -> str:
-    return chunk.heading_path[-1] if len(chunk.heading_path) > 1 else chunk.source
+    return section_title(chunk.heading_path) if len(chunk.heading_path) > 1 else chunk.source
 
 
 def overview_title(topics: list[tuple[Chunk, list]]) -> str:

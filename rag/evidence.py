@@ -28,7 +28,7 @@ from rag.lexical import CAMEL_CASE, ENGLISH, STOPWORDS, english_term, expand_que
 from rag.params import AbstainParams, ComposeParams
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows, shipped
 from rag.retrieve import Query
-from rag.types import Chunk, Hit
+from rag.types import Chunk, Hit, section_title
 
 COMPARISON = re.compile(r"\bdifferen|\bvs\.?\b|\bcompare|\bversus\b|차이|비교|다른 점|뭐가 달라|어떻게 달라", re.IGNORECASE)
 
@@ -183,13 +183,45 @@ def candidate_sections(hits: list[Hit], limit: int) -> list[tuple]:
     return list(dict.fromkeys(h.chunk.section_key for h in hits[:limit]))
 
 
+NAMING_HEADINGS = 3  # a heading word found in at most this many headings names one thing ("alb", "spread")
+
+
+def heading_names(heading: str, token: str) -> bool:
+    """Whether `heading` holds the question's `token`; `on-demand` also matches "On Demand"."""
+    if token in heading_tokens(heading):
+        return True
+    parts = token.split("-")
+    return len(parts) > 1 and bool(re.search(r"(?<![a-z0-9])" + r"[\s-]?".join(map(re.escape, parts)) + r"(?![a-z0-9])",
+                                             heading.lower()))
+
+
+def compared_sections(query: Query, data: IndexData) -> list[tuple]:
+    """For a question that compares things, the section that names each of them, in question order.
+
+    A thing is named by a question word that few headings hold ("NLB vs ALB?": `alb` is in one heading,
+    `load` in a dozen); its section is the most specific of those (the fewest heading words). Retrieval
+    alone finds the side the question's words favour ("ALB에 비해 …" lines sit under NLB).
+    """
+    if not COMPARISON.search(query.text):
+        return []
+    keys = [key for key in data.chunks_by_section if len(key[1]) > 1]
+    names = {key: section_title(key[1]) for key in keys}
+    out: list[tuple] = []
+    for token in dict.fromkeys(query.tokens):
+        naming = {name for name in set(names.values()) if heading_names(name, token)}
+        if 0 < len(naming) <= NAMING_HEADINGS:
+            best = min(naming, key=lambda name: (len(heading_tokens(name)), name))
+            out.append(min((key for key in keys if names[key] == best), key=lambda key: (len(key[1]), key)))
+    return list(dict.fromkeys(out))
+
+
 def candidate_blocks(query: Query, hits: list[Hit], data: IndexData, model_id: str, idf: dict[str, float],
-                     params: ComposeParams = ComposeParams()) -> list[Candidate]:
-    """Every block of the top hits' sections, with its measured signals."""
+                     params: ComposeParams = ComposeParams(), compared: list[tuple] = ()) -> list[Candidate]:
+    """Every block of the top hits' sections and of the `compared` ones, with its measured signals."""
     query_vector = query.vector(model_id)
     query_tokens = set(query.tokens)
     out = []
-    for rank, key in enumerate(candidate_sections(hits, params.candidate_hits)):
+    for rank, key in enumerate(dict.fromkeys([*candidate_sections(hits, params.candidate_hits), *compared])):
         heading = heading_tokens(key[1][-1]) if len(key[1]) > 1 else frozenset()
         named = len(query_tokens & heading) / len(heading) if heading else 0.0
         blocks = [b for b in section_blocks(data, key) if b.units]
@@ -221,14 +253,15 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
     `focus` is the follow-up message alone: the sections come from the whole retrieval text (`query`, with
     the conversation's context), but the blocks and the TL;DR lines are ranked by what the new message asks.
     """
-    candidates = candidate_blocks(query, hits, data, model_id, idf, params)
+    compared = compared_sections(focus or query, data)
+    candidates = candidate_blocks(query, hits, data, model_id, idf, params, compared)
     if focus is not None:
-        candidates, covered = candidate_blocks(focus, hits, data, model_id, idf, params), candidates
+        candidates, covered = candidate_blocks(focus, hits, data, model_id, idf, params, compared), candidates
     else:
         covered = candidates
     focus = focus or query
     ranked = rank_blocks(focus, [c for c in candidates if not c.block.chunk.is_summary] or candidates)
-    chosen = select_blocks(focus, ranked, params)
+    chosen = select_blocks(focus, ranked, params, compared)
     by_section: dict[tuple, list[Block]] = {}
     for block in chosen:
         by_section.setdefault(block.chunk.section_key, []).append(block)
@@ -249,21 +282,19 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
                     names_identifier(query.text, data, idf))
 
 
-def select_blocks(query: Query, ranked: list[tuple[float, Candidate]], params: ComposeParams) -> list[Block]:
+def select_blocks(query: Query, ranked: list[tuple[float, Candidate]], params: ComposeParams,
+                  compared: list[tuple] = ()) -> list[Block]:
     """The top block, then blocks close to it in probability, within the topic, block and length budgets.
 
-    A question that compares two things whose sections it names gets the best block of each.
+    A question that compares things gets the best block of each `compared` section (`compared_sections`).
     """
     if not ranked:
         return []
     lead = ranked[0][0]
     chosen: list[Block] = [ranked[0][1].block]
-    if COMPARISON.search(query.text):
-        named = [c for _, c in ranked if c.heading_named >= 0.5]
-        for candidate in named:
-            if all(b.chunk.section_key != candidate.block.chunk.section_key for b in chosen):
-                chosen.append(candidate.block)
-                break
+    for key in compared[:params.max_topics]:
+        if all(b.chunk.section_key != key for b in chosen):
+            chosen += [c.block for _, c in ranked if c.block.chunk.section_key == key][:1]
     length = sum(len(b.text) for b in chosen)
     for probability, candidate in ranked[1:]:
         block = candidate.block

@@ -9,6 +9,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 
+GENERIC_HEADINGS = frozenset({"개요", "overview", "introduction"})  # headings that name no topic of their own
+
+
+def section_title(heading_path: tuple[str, ...]) -> str:
+    """The deepest heading below the root that names the topic; a generic one (개요) gives way to its parent."""
+    below_root = heading_path[1:] or heading_path
+    return next((h for h in reversed(below_root) if h.strip().lower() not in GENERIC_HEADINGS), below_root[-1])
+
+
 @dataclass(frozen=True)
 class Chunk:
     """One indexed piece of a note section.

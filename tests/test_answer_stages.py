@@ -12,12 +12,12 @@ from conftest import make_settings
 from rag.blocks import blocks_of
 from rag.compose import CitationList, render_block
 from rag.engine import Assistant
-from rag.evidence import ScoredUnit, names_identifier, out_of_scope, select_blocks
+from rag.evidence import ScoredUnit, compared_sections, names_identifier, out_of_scope, select_blocks
 from rag.exam import choose, clause_overlap, confidence_of
 from rag.params import ComposeParams, ExamParams, ParamsError, VerifyParams, params_from_tables
 from rag.pipeline import validate_citations
 from rag.ranker import Candidate
-from rag.types import Chunk, Citation
+from rag.types import Chunk, Citation, section_title
 from rag.verify import (Support, best_support, digits, find_contradiction, find_qualifier_clash, find_swapped_pair,
                          names_sibling, negated_word, support_of, supported)
 
@@ -121,10 +121,36 @@ def test_select_blocks_keeps_close_blocks_within_the_budgets():
 
 def test_a_comparison_covers_both_named_sections():
     a, b = chunk("Spread"), chunk("Partition", 40)
-    ranked = [(0.9, candidate(a, 0, 1.0)), (0.8, candidate(a, 1, 1.0)), (0.05, candidate(b, 0, 1.0))]
-    chosen = select_blocks(Q("What is the difference between spread and partition?"), ranked,
-                           ComposeParams(max_blocks=2, keep_ratio=0.5))
+    ranked = [(0.9, candidate(a, 0)), (0.8, candidate(a, 1)), (0.05, candidate(b, 0))]
+    question = Q("What is the difference between spread and partition?")
+    params = ComposeParams(max_blocks=2, keep_ratio=0.5)
+    assert {c.chunk.heading_path[-1] for c in select_blocks(question, ranked, params)} == {"Spread"}
+    chosen = select_blocks(question, ranked, params, [a.section_key, b.section_key])
     assert {c.chunk.heading_path[-1] for c in chosen} == {"Spread", "Partition"}
+
+
+LOAD_BALANCERS = """# SOA 시험 대비
+## Elastic Load Balancing
+-   로드 밸런서는 트래픽을 여러 대상에 나눈다.
+
+## Application Load Balancer (ALB)
+### 개요
+-   ALB는 HTTP 라우팅 규칙을 지원하는 7계층 로드 밸런서이다.
+
+## Network Load Balancer (NLB)
+-   NLB는 ALB에 비해 지연 시간이 짧은 4계층 로드 밸런서이다.
+-   NLB는 ALB 앞에 둘 수 있다.
+"""
+
+
+def test_a_comparison_finds_the_section_naming_each_side(tmp_path):
+    assistant = notes_assistant(tmp_path, "notes.md", LOAD_BALANCERS)
+    data = assistant.state.data
+    titles = [section_title(key[1]) for key in compared_sections(assistant.query("NLB vs ALB?"), data)]
+    assert titles == ["Network Load Balancer (NLB)", "Application Load Balancer (ALB)"]  # 개요 names its parent
+    assert compared_sections(assistant.query("What is an NLB?"), data) == []  # no comparison asked
+    answer = assistant.ask("ALB랑 NLB 차이 알려줘").answer_markdown
+    assert "**Application Load Balancer (ALB)**" in answer and "**Network Load Balancer (NLB)**" in answer
 
 
 SCORES = {"A": {"use_both": 0.2, "cooccur": 0.1, "top5": 0.0},
