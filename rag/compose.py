@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from rag.blocks import Block
 from rag.errata import Erratum, render_with_errata
-from rag.evidence import Evidence, ScoredUnit, gather_evidence
+from rag.evidence import Evidence, ScoredUnit, gather_evidence, says_something
 from rag.retrieve import Query
 from rag.text import has_content
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
@@ -98,9 +98,10 @@ def compose_answer(evidence: Evidence, errata: list[Erratum]) -> tuple[str, tupl
     lines.append("**TL;DR**")
     if evidence.summary:
         lines += [render_line(unit, citations, errata) for unit in evidence.summary]
-    else:
-        first = evidence.topics[0][1][0]
-        lines.append(render_block(first, citations, errata)[0].split("\n")[0])
+    else:  # the main topic's first line that says something
+        block = evidence.topics[0][1][0]
+        line = next((line for line in block.lines if says_something(line.text)), block.lines[0])
+        lines.append(f"- {render_with_errata(line.text, errata)[0]} [{citations.cite(block.chunk)}]")
     lines += ["", citations.render()]
     return "\n".join(lines), citations.citations()
 

@@ -272,7 +272,7 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
         ids = [i for chunk in data.chunks_by_section.get(lecture_key(topics[0][0]), []) if chunk.is_summary
                for i in data.units_by_chunk.get(chunk.chunk_id, []) if data.units[i].line not in used_lines]
         summary.extend(score_units(focus, data, model_id, ids, idf, params.lexical_weight))
-    summary = answer_language_first(summary)
+    summary = [u for u in answer_language_first(summary) if says_something(u.text)]
     summary.sort(key=lambda u: -u.score)
     unknown, total = unknown_terms(query.text, data)
     best_similarity = max((c.dense for c in covered if not c.block.chunk.is_summary), default=-1.0)
@@ -308,6 +308,14 @@ def select_blocks(query: Query, ranked: list[tuple[float, Candidate]], params: C
         chosen.append(block)
         length += len(block.text)
     return chosen
+
+
+TLDR_MIN_CHARS = 20  # shorter lines are titles or list items ("패치 베이스라인"), not a summary
+
+
+def says_something(text: str) -> bool:
+    """A line that can stand as a TL;DR: a statement, not a title or a lead-in to a list ("할당 전략:")."""
+    return len(text.strip()) >= TLDR_MIN_CHARS and not text.rstrip().endswith((":", "："))
 
 
 def answer_language_first(units: list[ScoredUnit]) -> list[ScoredUnit]:

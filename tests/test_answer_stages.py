@@ -405,3 +405,26 @@ def test_a_question_naming_one_of_the_notes_identifiers_is_covered_however_short
     low = params.similarity - 0.1
     assert out_of_scope(low, 0.0, params) and not out_of_scope(low, 0.0, params, names_identifier=True)
     assert out_of_scope(low, 1.0, params, names_identifier=True)  # names the notes lack still abstain
+
+
+PATCHING = """# SOA 시험 대비
+## Patch Manager
+-   패치 베이스라인
+    -   패치 베이스라인은 인스턴스에 설치할 패치와 설치하지 않을 패치를 정의한다.
+
+## Spot Fleet
+-   스팟 플릿은 여러 인스턴스 풀에서 스팟 인스턴스를 요청한다.
+
+**정리**
+-   할당 전략:
+-   스팟 플릿의 할당 전략은 어떤 풀에서 인스턴스를 가져올지 정한다.
+"""
+
+
+@pytest.mark.parametrize("question, tldr", [
+    ("패치 베이스라인이 뭐야?", "패치 베이스라인은 인스턴스에 설치할 패치와 설치하지 않을 패치를 정의한다."),
+    ("스팟 플릿 할당 전략은?", "스팟 플릿의 할당 전략은 어떤 풀에서 인스턴스를 가져올지 정한다."),
+])
+def test_the_tldr_is_a_statement_not_a_title_or_a_lead_in(tmp_path, question, tldr):
+    answer = notes_assistant(tmp_path, "notes.md", PATCHING).ask(question).answer_markdown
+    assert answer.split("**TL;DR**\n")[1].split("\n")[0].startswith(f"- {tldr} [")
