@@ -85,6 +85,7 @@ class Verdict:
     wrong_span: str | None
     correction: str | None
     citations: tuple[int, ...] = ()
+    evidence: str | None = None  # the note sentence that supports or contradicts it; None when not covered
 
     def to_json(self) -> dict:
         return {**asdict(self), "citations": list(self.citations)}

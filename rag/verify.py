@@ -461,7 +461,8 @@ def render_verify(judgements: list[Judgement], context: AnswerContext) -> ModeRe
             body = [f"- {quote_user(sentence)} — 노트로 확인할 수 없음: 노트가 이 내용을 뒷받침하지도, 반박하지도 않습니다.{nearest}"]
             correction = None
         blocks += [f"**{title}**", *body, ""]
-        verdicts.append(Verdict(sentence, verdict, span, correction, (n,) if n else ()))
+        verdicts.append(Verdict(sentence, verdict, span, correction, (n,) if n else (),
+                                unit.text if unit and verdict != "not_covered" else None))
     wrong = [v for v in verdicts if v.verdict == "contradicted"]
     uncovered = [v for v in verdicts if v.verdict == "not_covered"]
     first = verdicts[0].citations[0] if verdicts and verdicts[0].citations else None

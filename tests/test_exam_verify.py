@@ -25,6 +25,7 @@ def test_verify_strikes_a_wrong_number(e5_assistant):
     assert answer.is_correct is False
     verdict = answer.verdicts[0]
     assert (verdict.verdict, verdict.wrong_span) == ("contradicted", "10 instances")
+    assert "7" in verdict.evidence  # the note sentence that shows the right number
     assert "~~10 instances~~" in answer.answer_markdown
     assert "**틀린 이유: 노트에는 다음과 같이 되어 있습니다:" in answer.answer_markdown
 
@@ -39,6 +40,7 @@ def test_verify_supports_a_correct_statement(e5_assistant):
     answer = e5_assistant.ask("NLB는 AZ 당 하나의 고정 IP를 가진다.", mode="verify")
     assert answer.is_correct is True
     assert [v.verdict for v in answer.verdicts] == ["supported"]
+    assert "NLB" in answer.verdicts[0].evidence and answer.to_json()["verdicts"][0]["evidence"] == answer.verdicts[0].evidence
 
 
 def test_verify_flags_an_erratum_sentence(e5_assistant):
