@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from rag.evidence import salient_terms
-from rag.types import Answer
+from rag.types import Answer, section_title
 from rag.lexical import english_term
 
 MAX_FOLLOW_UP_WORDS = 12
@@ -68,7 +68,7 @@ class Turn:
 def turn_of(answer: Answer) -> Turn:
     """The turn an answer leaves for the next message: its question, the heading its answer came from (none
     when it abstained), and the context it was searched with."""
-    topic = answer.citations[0].chunk.heading_path[-1] if answer.citations and not answer.abstained else ""
+    topic = section_title(answer.citations[0].chunk.heading_path) if answer.citations and not answer.abstained else ""
     context = answer.retrieval_text[: -len(answer.question)].strip() if answer.retrieval_text.endswith(answer.question) else ""
     return Turn(answer.question, topic, context or None)
 

@@ -40,7 +40,7 @@ from rag.language import HANGUL, OPPOSITE, negation, qualified
 from rag.lexical import expand_query, expanded_terms, tokenize
 from rag.params import VerifyParams
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
-from rag.types import Verdict
+from rag.types import Verdict, section_title
 
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|(?<=다\.)\s*|\n+")
 NUMBER = re.compile(r"(?<![A-Za-z0-9.])\d+(?:[.,]\d+)?(?:\s*(?:-|–|~)\s*\d+)?(?:\s*-?\s*(?:%|[A-Za-z가-힣]+))?")
@@ -443,7 +443,7 @@ def render_verify(judgements: list[Judgement], context: AnswerContext) -> ModeRe
     for judged in judgements:
         sentence, verdict, span, unit = judged.sentence, judged.verdict, judged.span, judged.evidence
         n = citations.cite(unit.chunk) if unit else None
-        title = unit.chunk.heading_path[-1] if unit else "노트에 없는 내용"
+        title = section_title(unit.chunk.heading_path) if unit else "노트에 없는 내용"
         if verdict == "contradicted":
             note_line = render_line(unit, citations, errata)[2:]
             erratum = matching(unit.text, errata)
