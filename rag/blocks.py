@@ -12,7 +12,8 @@ from a chunk's raw lines:
         -   t2를 제외한 최신 세대에 설치된다.    ┘ and its indented children
     정확한 이유는 Description 탭에서 확인한다.   one block: a prose line
 
-A blank line ends a list. Only lines that hold quotable units (see
+A blank line ends a list, and a lone line ending in a colon takes the list
+after the blank line that follows it. Only lines that hold quotable units (see
 `rag.notes.units_of`) take part, so code fences and tables stay out.
 """
 from __future__ import annotations
@@ -85,6 +86,7 @@ def blocks_of(chunk: Chunk, data: IndexData) -> list[Block]:
         current.append((number, text, _indent(line), bool(match), bool(match and match.group(2))))
     if current:
         groups.append(current)
+    groups = _join_lead_ins(groups)
     blocks: list[Block] = []
     for group in groups:
         for members in _split_group(group):
@@ -92,6 +94,18 @@ def blocks_of(chunk: Chunk, data: IndexData) -> list[Block]:
             units = tuple(i for line in lines for i in units_by_line.get(line.number, []))
             blocks.append(Block(chunk, lines, units, len(blocks), any(m[4] for m in members)))
     return blocks
+
+
+def _join_lead_ins(groups: list[list[tuple]]) -> list[list[tuple]]:
+    """A lone line ending in a colon takes the list after the blank line that follows it ("예를 들면:")."""
+    out: list[list[tuple]] = []
+    for group in groups:
+        previous = out[-1] if out else None
+        if previous and len(previous) == 1 and not previous[0][3] and previous[0][1].endswith((":", "：")) and group[0][3]:
+            out[-1] = previous + group
+        else:
+            out.append(group)
+    return out
 
 
 def _split_group(group: list[tuple]) -> list[list[tuple]]:

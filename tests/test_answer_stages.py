@@ -428,3 +428,22 @@ PATCHING = """# SOA 시험 대비
 def test_the_tldr_is_a_statement_not_a_title_or_a_lead_in(tmp_path, question, tldr):
     answer = notes_assistant(tmp_path, "notes.md", PATCHING).ask(question).answer_markdown
     assert answer.split("**TL;DR**\n")[1].split("\n")[0].startswith(f"- {tldr} [")
+
+
+def test_a_colon_line_takes_the_list_after_a_blank_line(tmp_path):
+    assistant = notes_assistant(tmp_path, "notes.md", """# SOA 시험 대비
+## System Status Checks
+기본 호스트에 문제가 있는 경우, 예를 들면:
+
+-   네트워크 연결 손실
+-   시스템 전원 손실
+
+상태 확인은 AWS가 자동으로 수행한다.
+
+-   이 줄은 위 문장의 목록이 아니다.
+""")
+    assert block_texts(assistant, "System Status Checks") == [
+        (3, [(0, "기본 호스트에 문제가 있는 경우, 예를 들면:"), (1, "네트워크 연결 손실"), (1, "시스템 전원 손실")]),
+        (8, [(0, "상태 확인은 AWS가 자동으로 수행한다.")]),
+        (10, [(0, "이 줄은 위 문장의 목록이 아니다.")]),
+    ]
