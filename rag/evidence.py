@@ -273,6 +273,9 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
                for i in data.units_by_chunk.get(chunk.chunk_id, []) if data.units[i].line not in used_lines]
         summary.extend(score_units(focus, data, model_id, ids, idf, params.lexical_weight))
     summary = [u for u in answer_language_first(summary) if says_something(u.text)]
+    if not summary and chosen:  # no 정리 block: the best sentence of the best block
+        summary = [u for u in score_units(focus, data, model_id, list(chosen[0].units), idf, params.lexical_weight)
+                   if says_something(u.text)]
     summary.sort(key=lambda u: -u.score)
     unknown, total = unknown_terms(query.text, data)
     best_similarity = max((c.dense for c in covered if not c.block.chunk.is_summary), default=-1.0)
