@@ -206,9 +206,10 @@ def compared_sections(query: Query, data: IndexData) -> list[tuple]:
         return []
     keys = [key for key in data.chunks_by_section if len(key[1]) > 1]
     names = {key: section_title(key[1]) for key in keys}
+    titles = set(names.values())
     out: list[tuple] = []
     for token in dict.fromkeys(query.tokens):
-        naming = {name for name in set(names.values()) if heading_names(name, token)}
+        naming = {name for name in titles if heading_names(name, token)}
         if 0 < len(naming) <= NAMING_HEADINGS:
             best = min(naming, key=lambda name: (len(heading_tokens(name)), name))
             out.append(min((key for key in keys if names[key] == best), key=lambda key: (len(key[1]), key)))
@@ -248,7 +249,8 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
                     idf: dict[str, float], params: ComposeParams = ComposeParams(),
                     focus: Query | None = None) -> Evidence:
     """The best blocks among the top hits' sections, grouped by section in note order, and the TL;DR lines
-    from the 정리 block of the main topic's lecture (another topic's summary would sum up something else).
+    from the 정리 block of the main topic's lecture (another topic's summary would sum up something else), or,
+    when it has none, the best sentence of the best block.
 
     `focus` is the follow-up message alone: the sections come from the whole retrieval text (`query`, with
     the conversation's context), but the blocks and the TL;DR lines are ranked by what the new message asks.
@@ -267,12 +269,11 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
         by_section.setdefault(block.chunk.section_key, []).append(block)
     topics = [(blocks[0].chunk, sorted(blocks, key=lambda b: b.first_line)) for blocks in by_section.values()]
     used_lines = {line.number for block in chosen for line in block.lines}
-    summary: list[ScoredUnit] = []
-    if topics:
-        ids = [i for chunk in data.chunks_by_section.get(lecture_key(topics[0][0]), []) if chunk.is_summary
-               for i in data.units_by_chunk.get(chunk.chunk_id, []) if data.units[i].line not in used_lines]
-        summary.extend(score_units(focus, data, model_id, ids, idf, params.lexical_weight))
-    summary = [u for u in answer_language_first(summary) if says_something(u.text)]
+    lecture = lecture_key(chosen[0].chunk) if chosen else None
+    ids = [i for chunk in data.chunks_by_section.get(lecture, []) if chunk.is_summary
+           for i in data.units_by_chunk.get(chunk.chunk_id, []) if data.units[i].line not in used_lines]
+    summary = [u for u in answer_language_first(score_units(focus, data, model_id, ids, idf, params.lexical_weight))
+               if says_something(u.text)]
     if not summary and chosen:  # no 정리 block: the best sentence of the best block
         summary = [u for u in score_units(focus, data, model_id, list(chosen[0].units), idf, params.lexical_weight)
                    if says_something(u.text)]
