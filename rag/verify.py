@@ -34,8 +34,8 @@ import numpy as np
 
 from rag.compose import CitationList, render_line
 from rag.errata import matching
-from rag.evidence import (ScoredUnit, evidence_pool, lexical_overlap, names_identifier, out_of_scope, salient_terms, score_units,
-                          unknown_terms)
+from rag.evidence import (ScoredUnit, evidence_pool, lexical_overlap, names_identifier, out_of_scope, salient_terms,
+                          score_units, unknown_terms)
 from rag.language import HANGUL, OPPOSITE, negation, qualified
 from rag.lexical import expand_query, expanded_terms, tokenize
 from rag.params import VerifyParams
