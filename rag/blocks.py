@@ -100,9 +100,9 @@ def _join_lead_ins(groups: list[list[tuple]]) -> list[list[tuple]]:
     """A lone line ending in a colon takes the list after the blank line that follows it ("예를 들면:")."""
     out: list[list[tuple]] = []
     for group in groups:
-        previous = out[-1] if out else None
-        if previous and len(previous) == 1 and not previous[0][3] and previous[0][1].endswith((":", "：")) and group[0][3]:
-            out[-1] = previous + group
+        lone = out[-1][0] if out and len(out[-1]) == 1 else None  # (number, text, indent, is_bullet, numbered)
+        if lone and not lone[3] and lone[1].endswith((":", "：")) and group[0][3]:
+            out[-1] = out[-1] + group
         else:
             out.append(group)
     return out
