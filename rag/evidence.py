@@ -278,7 +278,7 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
         summary = [u for u in score_units(focus, data, model_id, list(chosen[0].units), idf, params.lexical_weight)
                    if says_something(u.text)]
     summary.sort(key=lambda u: -u.score)
-    unknown, total = unknown_terms(query.text, data)
+    unknown, total = unknown_terms(focus.text, data)  # a follow-up's context was vetted in its own turn
     best_similarity = max((c.dense for c in covered if not c.block.chunk.is_summary), default=-1.0)
     mass, names_known = known_mass(query.text, data, idf)
     return Evidence(topics, summary[:params.summary_lines], best_similarity, len(unknown) / max(total, 1),

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from conftest import make_settings
 from rag.blocks import blocks_of
 from rag.compose import CitationList, render_block
+from rag.conversation import turn_of
 from rag.engine import Assistant
 from rag.evidence import ScoredUnit, compared_sections, names_identifier, out_of_scope, select_blocks
 from rag.exam import choose, clause_overlap, confidence_of
@@ -447,3 +448,16 @@ def test_a_colon_line_takes_the_list_after_a_blank_line(tmp_path):
         (8, [(0, "상태 확인은 AWS가 자동으로 수행한다.")]),
         (10, [(0, "이 줄은 위 문장의 목록이 아니다.")]),
     ]
+
+
+def test_a_follow_up_is_not_out_of_scope_for_a_capital_its_context_lost_its_full_stop(tmp_path):
+    assistant = notes_assistant(tmp_path, "notes.md", """# SOA 시험 대비
+## Cross Zone Load Balancing
+-   ALB에서 Cross Zone Load Balancing을 사용하면 모든 인스턴스에 트래픽이 고르게 분배된다.
+-   Cross Zone Load Balancing이 없으면 각 zone이 트래픽을 똑같이 나눠 받는다.
+""")
+    first = assistant.ask("My ALB has 2 instances in one zone. Without cross zone, how is traffic split?")
+    assert not first.abstained
+    second = assistant.ask("and with cross zone turned on?", history=[turn_of(first)])
+    assert "Without" in second.retrieval_text  # the context carries the word, no longer after a full stop
+    assert not second.abstained
