@@ -249,8 +249,8 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
                     idf: dict[str, float], params: ComposeParams = ComposeParams(),
                     focus: Query | None = None) -> Evidence:
     """The best blocks among the top hits' sections, grouped by section in note order, and the TL;DR lines
-    from the 정리 block of the main topic's lecture (another topic's summary would sum up something else), or,
-    when it has none, the best sentence of the best block.
+    from the 정리 block of the main topic's lecture (another topic's summary would sum up something else; a line
+    that restates a quoted one adds nothing), or, when it has none, the best sentence of the best block.
 
     `focus` is the follow-up message alone: the sections come from the whole retrieval text (`query`, with
     the conversation's context), but the blocks and the TL;DR lines are ranked by what the new message asks.
@@ -270,8 +270,10 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
     topics = [(blocks[0].chunk, sorted(blocks, key=lambda b: b.first_line)) for blocks in by_section.values()]
     used_lines = {line.number for block in chosen for line in block.lines}
     lecture = lecture_key(chosen[0].chunk) if chosen else None
+    quoted = [set(data.unit_tokens[i]) for block in chosen for i in block.units]
     ids = [i for chunk in data.chunks_by_section.get(lecture, []) if chunk.is_summary
-           for i in data.units_by_chunk.get(chunk.chunk_id, []) if data.units[i].line not in used_lines]
+           for i in data.units_by_chunk.get(chunk.chunk_id, []) if data.units[i].line not in used_lines
+           and not repeats(set(data.unit_tokens[i]), quoted)]
     summary = [u for u in answer_language_first(score_units(focus, data, model_id, ids, idf, params.lexical_weight))
                if says_something(u.text)]
     if not summary and chosen:  # no 정리 block: the best sentence of the best block
@@ -312,6 +314,14 @@ def select_blocks(query: Query, ranked: list[tuple[float, Candidate]], params: C
         chosen.append(block)
         length += len(block.text)
     return chosen
+
+
+REPEAT_SHARE = 0.8  # a 정리 line with this share of its tokens in one quoted sentence restates it (0.7-0.9 same on dev)
+
+
+def repeats(tokens: set[str], quoted: list[set[str]]) -> bool:
+    """Whether a sentence's tokens are mostly in one quoted sentence: a 정리 line restating the body."""
+    return bool(tokens) and any(len(tokens & q) >= REPEAT_SHARE * len(tokens) for q in quoted)
 
 
 TLDR_MIN_CHARS = 20  # shorter lines are titles or list items ("패치 베이스라인"), not a summary

@@ -461,3 +461,17 @@ def test_a_follow_up_is_not_out_of_scope_for_a_capital_its_context_lost_its_full
     second = assistant.ask("and with cross zone turned on?", history=[turn_of(first)])
     assert "Without" in second.retrieval_text  # the context carries the word, no longer after a full stop
     assert not second.abstained
+
+
+def test_the_tldr_skips_a_summary_line_that_restates_a_quoted_one(tmp_path):
+    assistant = notes_assistant(tmp_path, "notes.md", """# SOA 시험 대비
+## Elastic IPs
+-   기본적으로 리전 당 최대 다섯 개의 EIP를 보유할 수 있다.
+
+**정리**
+-   기본적으로 리전 당 최대 다섯 개의 EIP를 보유할 수 있다고 한다.
+-   EIP 한도는 AWS에 요청해 늘릴 수 있다.
+""")
+    answer = assistant.ask("리전 당 EIP를 최대 몇 개 보유할 수 있어?").answer_markdown
+    assert "- 기본적으로 리전 당 최대 다섯 개의 EIP를 보유할 수 있다. [" in answer
+    assert answer.split("**TL;DR**\n")[1].startswith("- EIP 한도는 AWS에 요청해 늘릴 수 있다. [")
