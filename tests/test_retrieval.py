@@ -37,6 +37,11 @@ def test_glossary_expands_english_with_korean():
     assert "spread placement group" in expand_query("분산 배치 그룹은?")
 
 
+def test_korean_transliterations_reach_the_notes_english_words():
+    query = Query("세션 매니저는 리눅스 말고 윈도우에도 돼?", {})
+    assert {"linux", "windows"} <= set(query.tokens)
+
+
 def test_ordinary_words_expand_the_lexical_query_and_only_aws_terms_the_dense_text():
     query = Query("How am I notified when a spot instance is interrupted?", {})
     assert {"알림", "스팟"} <= set(query.tokens)  # BM25 gets the notes' word for "notified"
