@@ -39,7 +39,7 @@ def test_glossary_expands_english_with_korean():
 
 def test_korean_transliterations_reach_the_notes_english_words():
     query = Query("세션 매니저는 리눅스 말고 윈도우에도 돼?", {})
-    assert {"linux", "windows"} <= set(query.tokens)
+    assert {"linux", "window"} <= set(query.tokens)  # "Windows" in the notes reads as window too
 
 
 def test_ordinary_words_expand_the_lexical_query_and_only_aws_terms_the_dense_text():
