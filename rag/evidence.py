@@ -248,9 +248,7 @@ def rank_blocks(query: Query, candidates: list[Candidate]) -> list[tuple[float, 
 def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: str,
                     idf: dict[str, float], params: ComposeParams = ComposeParams(),
                     focus: Query | None = None) -> Evidence:
-    """The best blocks among the top hits' sections, grouped by section in note order, and the TL;DR lines
-    from the 정리 block of the main topic's lecture (another topic's summary would sum up something else; a line
-    that restates a quoted one adds nothing), or, when it has none, the best sentence of the best block.
+    """The best blocks among the top hits' sections, grouped by section in note order, and the TL;DR lines.
 
     `focus` is the follow-up message alone: the sections come from the whole retrieval text (`query`, with
     the conversation's context), but the blocks and the TL;DR lines are ranked by what the new message asks.
@@ -268,24 +266,32 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
     for block in chosen:
         by_section.setdefault(block.chunk.section_key, []).append(block)
     topics = [(blocks[0].chunk, sorted(blocks, key=lambda b: b.first_line)) for blocks in by_section.values()]
-    used_lines = {line.number for block in chosen for line in block.lines}
-    lecture = lecture_key(chosen[0].chunk) if chosen else None
-    quoted = [set(data.unit_tokens[i]) for block in chosen for i in block.units]
-    ids = [i for chunk in data.chunks_by_section.get(lecture, []) if chunk.is_summary
-           for i in data.units_by_chunk.get(chunk.chunk_id, []) if data.units[i].line not in used_lines
-           and not repeats(set(data.unit_tokens[i]), quoted)]
-    summary = [u for u in answer_language_first(score_units(focus, data, model_id, ids, idf, params.lexical_weight))
-               if says_something(u.text)]
-    if not summary and chosen:  # no 정리 block: the best sentence of the best block
-        summary = [u for u in score_units(focus, data, model_id, list(chosen[0].units), idf, params.lexical_weight)
-                   if says_something(u.text)]
-    summary.sort(key=lambda u: -u.score)
+    summary = tldr_lines(focus, chosen, data, model_id, idf, params)
     unknown, total = unknown_terms(focus.text, data)  # a follow-up's context was vetted in its own turn
     best_similarity = max((c.dense for c in covered if not c.block.chunk.is_summary), default=-1.0)
     mass, names_known = known_mass(query.text, data, idf)
-    return Evidence(topics, summary[:params.summary_lines], best_similarity, len(unknown) / max(total, 1),
+    return Evidence(topics, summary, best_similarity, len(unknown) / max(total, 1),
                     tuple(unknown), ranked[0][0] if ranked else 0.0, mass, names_known,
                     names_identifier(query.text, data, idf))
+
+
+def tldr_lines(focus: Query, chosen: list[Block], data: IndexData, model_id: str, idf: dict[str, float],
+               params: ComposeParams) -> list[ScoredUnit]:
+    """The TL;DR: the best lines of the 정리 block of the main topic's lecture that the answer does not already
+    say (another topic's summary would sum up something else), or, without one, the best block's best sentence."""
+    if not chosen:
+        return []
+    used_lines = {line.number for block in chosen for line in block.lines}
+    quoted = [set(data.unit_tokens[i]) for block in chosen for i in block.units]
+    ids = [i for chunk in data.chunks_by_section.get(lecture_key(chosen[0].chunk), []) if chunk.is_summary
+           for i in data.units_by_chunk.get(chunk.chunk_id, []) if data.units[i].line not in used_lines
+           and not repeats(set(data.unit_tokens[i]), quoted)]
+    lines = [u for u in answer_language_first(score_units(focus, data, model_id, ids, idf, params.lexical_weight))
+             if says_something(u.text)]
+    if not lines:
+        lines = [u for u in score_units(focus, data, model_id, list(chosen[0].units), idf, params.lexical_weight)
+                 if says_something(u.text)]
+    return sorted(lines, key=lambda u: -u.score)[:params.summary_lines]
 
 
 def select_blocks(query: Query, ranked: list[tuple[float, Candidate]], params: ComposeParams,
