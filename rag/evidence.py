@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from rag.blocks import Block, section_blocks
 from rag.index import IndexData
 from rag.language import HANGUL
-from rag.lexical import CAMEL_CASE, ENGLISH, STOPWORDS, english_term, expand_query, heading_tokens, tokenize
+from rag.lexical import CAMEL_CASE, ENGLISH, STOPWORDS, english_term, expanded_terms, heading_tokens, lucene_idf
 from rag.params import AbstainParams, ComposeParams
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows, shipped
 from rag.retrieve import Query
@@ -131,7 +131,7 @@ def known_mass(text: str, data: IndexData, idf: dict[str, float]) -> tuple[float
     """
     cleaned = MARKUP.sub(" ", text)
     rare = math.log(1 + (len(data.chunks) + 0.5) / 1.5)
-    mass = sum(idf.get(t, 0.0) for t in set(tokenize(expand_query(cleaned)))) / rare
+    mass = sum(idf.get(t, 0.0) for t in expanded_terms(cleaned)) / rare
     return mass, any(t in data.known_terms for t in salient_terms(cleaned))
 
 
@@ -142,7 +142,7 @@ def names_identifier(text: str, data: IndexData, idf: dict[str, float]) -> bool:
     """Whether `text` names a camelCase identifier the notes use in only a few chunks (`SurgeQueueLength`,
     `BlockDuration`): "What is HealthyHostCount?" is covered however little else it says. Service names
     (`CloudWatch`) occur too often to count."""
-    rare = math.log(1 + (len(data.chunks) - IDENTIFIER_CHUNKS + 0.5) / (IDENTIFIER_CHUNKS + 0.5))
+    rare = lucene_idf(len(data.chunks), IDENTIFIER_CHUNKS)
     terms = (english_term(m.group()) for m in ENGLISH.finditer(text) if CAMEL_CASE.fullmatch(m.group()))
     return any(term in idf and idf[term] >= rare for term in terms)
 

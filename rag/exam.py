@@ -32,7 +32,7 @@ import numpy as np
 from rag.compose import CitationList, render_line
 from rag.evidence import ScoredUnit, evidence_pool, score_units
 from rag.language import HANGUL
-from rag.lexical import expand_query, heading_tokens, tokenize
+from rag.lexical import expanded_terms, heading_tokens, tokenize
 from rag.params import ExamParams
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
 
@@ -41,7 +41,7 @@ NEGATED_QUESTION = re.compile(r"\b(?:NOT|EXCEPT)\b|(?i:\bwhich(?:\s+of\s+(?:the\
 
 def _distinct_tokens(options: dict[str, str]) -> dict[str, set[str]]:
     """Each option's lexical tokens that no other option has."""
-    tokens = {k: set(tokenize(expand_query(v))) for k, v in options.items()}
+    tokens = {k: set(expanded_terms(v)) for k, v in options.items()}
     out = {}
     for key, own in tokens.items():
         others = set().union(*(t for k, t in tokens.items() if k != key)) if len(tokens) > 1 else set()
@@ -69,7 +69,7 @@ def question_focus(stem: str, ids: list[int], data, model_id: str, stem_vector: 
                    params: ExamParams = ExamParams()) -> QuestionFocus:
     """Rank the pool's sentences by e5 similarity to the question alone plus its term overlap."""
     dense = data.unit_rows(model_id, ids) @ stem_vector
-    question_tokens = set(tokenize(expand_query(stem)))
+    question_tokens = set(expanded_terms(stem))
     overlap = np.array([len(question_tokens & set(data.unit_tokens[i])) / (len(question_tokens) or 1) for i in ids])
     relevance = dense + params.focus_overlap_weight * overlap
     top = np.argsort(-relevance)[:params.focus_sentences]
@@ -158,7 +158,7 @@ def deciding_units(stem: str, units: list[ScoredUnit], data, distinct: dict[str,
     line names the option, the whole notes are searched for its terms. An option the notes never name
     gets no line: its reason says the notes have nothing on it.
     """
-    question_tokens = set(tokenize(expand_query(stem)))
+    question_tokens = set(expanded_terms(stem))
     informative = [u for u in units if len(u.text) >= min_chars] or units
 
     def is_prose(text: str) -> bool:  # a sentence of the notes, not a bare label such as "Dedicated Hosts (전용 호스트)"

@@ -182,8 +182,13 @@ BM25S_PASSES = 3  # bm25s 0.3 reads the corpus three times: lengths, document fr
 SELECT_BLOCK = 1024
 
 
+def lucene_idf(documents: int, df: int) -> float:
+    """ln(1 + (n - df + 0.5) / (df + 0.5)): Lucene's idf of a term found in `df` of `documents`."""
+    return math.log(1 + (documents - df + 0.5) / (df + 0.5))
+
+
 class Idf(Mapping[str, float]):
-    """idf(term) = ln(1 + (n - df + 0.5) / (df + 0.5)), Lucene's, with df read from the posting counts.
+    """idf(term) = `lucene_idf`, with df read from the posting counts.
 
     Only the corpus's terms are keys. Values are computed on lookup, so a large
     vocabulary costs no second table.
@@ -194,8 +199,7 @@ class Idf(Mapping[str, float]):
 
     def __getitem__(self, term: str) -> float:
         i = self._vocabulary[term]
-        df = int(self._offsets[i + 1] - self._offsets[i])
-        return math.log(1 + (self._documents - df + 0.5) / (df + 0.5))
+        return lucene_idf(self._documents, int(self._offsets[i + 1] - self._offsets[i]))
 
     def __contains__(self, term: object) -> bool:
         return term in self._vocabulary

@@ -125,12 +125,12 @@ def find_contrast(claim: str, sections: list[tuple], data, idf: dict[str, float]
     "A spread placement group puts its instances on the same rack" names Spread Placement Group; with the
     family words taken out, "same rack" fits the Cluster sibling's lines better than Spread's own.
     """
-    claim_tokens = set(tokenize(expand_query(claim)))
+    claim_tokens = set(expanded_terms(claim))
     for key in sections:
         family = siblings_of(data, key)
         if len(family) < 2:
             continue
-        headings = {k: set(tokenize(expand_query(k[1][-1]))) for k in family}
+        headings = {k: set(expanded_terms(k[1][-1])) for k in family}
         shared = set.intersection(*headings.values())
         share = {k: len((headings[k] - shared) & claim_tokens) / max(len(headings[k] - shared), 1) for k in family}
         ranked = sorted(family, key=lambda k: -share[k])
@@ -160,7 +160,7 @@ def find_contrast(claim: str, sections: list[tuple], data, idf: dict[str, float]
 def _alias(claim: str, tokens: set[str]) -> str | None:
     """The words of `claim` that name a section, from the first to the last of its distinctive tokens."""
     words = list(re.finditer(r"\S+", claim))
-    hits = [m for m in words if set(tokenize(expand_query(m.group()))) & tokens]
+    hits = [m for m in words if expanded_terms(m.group()) & tokens]
     if not hits:
         return None
     return claim[hits[0].start():hits[-1].end()].strip(".,;:()")
@@ -190,8 +190,8 @@ def find_qualifier_clash(sentence: str, evidence: list[ScoredUnit]) -> tuple[str
     ("the same rack" against "서로 다른 랙"), or the reverse. The two nouns must be the same thing: the terms of
     one (glossary translations count) all among the other's, so "patch groups" never matches "패치
     베이스라인". Returns the claim's qualified phrase and the line."""
-    def nouns(text: str) -> list[tuple[str, str, set[str]]]:
-        return [(quality, phrase, set(tokenize(expand_query(noun)))) for quality, phrase, noun in qualified(text)]
+    def nouns(text: str) -> list[tuple[str, str, frozenset[str]]]:
+        return [(quality, phrase, expanded_terms(noun)) for quality, phrase, noun in qualified(text)]
 
     claimed = nouns(sentence)
     for unit in evidence:
