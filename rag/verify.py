@@ -307,7 +307,7 @@ def negated_word(stated: str, sentence: str) -> str:
     if re.match(r"[A-Za-z]", stated):  # "not X", "cannot X", "never X": the word after the negation
         after = sentence[sentence.find(stated) + len(stated):].split()
         return words[-1] if len(words) > 1 else (after[0] if after else stated)
-    if len(words) > 1 and not re.match(r"(?:지|수)\b", words[0]):
+    if len(words) > 1 and not re.match(r"(?:지|수)[는도가]?\b", words[0]):
         return words[0]
     before = sentence[:sentence.find(stated)].split()
     return before[-1] if before else stated

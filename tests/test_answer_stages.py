@@ -245,6 +245,7 @@ def test_polarity_flips_only_against_a_close_line():
 def test_a_korean_cannot_is_struck_with_the_verb_it_negates():
     line = unit("스팟 플릿에는 온디맨드 인스턴스도 포함시킬 수 있다.", heading="Spot Fleet")
     assert find_contradiction("스팟 플릿에는 온디맨드 인스턴스를 포함시킬 수 없다.", [line])[0] == "포함시킬 수 없다"
+    assert find_contradiction("스팟 플릿에는 온디맨드 인스턴스를 포함시킬 수는 없다.", [line])[0] == "포함시킬 수는 없다"
 
 
 def test_a_negation_contradicts_only_a_line_that_speaks_of_what_it_negates():
