@@ -189,18 +189,21 @@ def find_qualifier_clash(sentence: str, evidence: list[ScoredUnit]) -> tuple[str
     ("multiple patch baselines" against "하나의 패치 베이스라인에만"), the same where it says different ones
     ("the same rack" against "서로 다른 랙"), or the reverse. The two nouns must be the same thing: the terms of
     one (glossary translations count) all among the other's, so "patch groups" never matches "패치
-    베이스라인". Returns the claim's qualified phrase and the line."""
+    베이스라인". A line that says both ("여러 계정 … 하나의 계정에서") clashes with neither. Returns the claim's
+    qualified phrase and the line."""
     def nouns(text: str) -> list[tuple[str, str, frozenset[str]]]:
         return [(quality, phrase, expanded_terms(noun)) for quality, phrase, noun in qualified(text)]
+
+    def same_thing(terms: frozenset[str], other: frozenset[str]) -> bool:
+        return bool(terms and other) and (terms <= other or other <= terms)
 
     claimed = nouns(sentence)
     for unit in evidence:
         noted = nouns(unit.text) if claimed else []
         for quality, phrase, terms in claimed:
-            for noted_quality, _, noted_terms in noted:
-                if (noted_quality == OPPOSITE[quality] and terms and noted_terms
-                        and (terms <= noted_terms or noted_terms <= terms)):
-                    return phrase, unit
+            says_too = any(q == quality and same_thing(terms, t) for q, _, t in noted)
+            if not says_too and any(q == OPPOSITE[quality] and same_thing(terms, t) for q, _, t in noted):
+                return phrase, unit
     return None
 
 

@@ -232,6 +232,8 @@ def test_a_thing_qualified_the_opposite_way_from_the_line_is_contradicted():
     assert find_qualifier_clash("A spread placement group puts its instances on the same rack.", [racks]) == (
         "the same rack", racks)
     assert find_qualifier_clash("Its instances sit on different racks.", [racks]) is None
+    both = unit("여러 계정 및 Region에서 데이터를 모아 하나의 계정에서 쿼리할 수 있다.", heading="SSM Inventory")
+    assert find_qualifier_clash("It gathers data from several accounts into a single account.", [both]) is None
 
 
 def test_polarity_flips_only_against_a_close_line():
