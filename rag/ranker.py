@@ -14,8 +14,8 @@ The features, in words:
 - `novelty`: share of the block's content words that the question does not already use;
 - `section_rank`, `heading_named`, `position`: where the block sits (hit rank, a heading the question names,
   order in its chunk);
-- `number`, `reason`, `listing`, `howto`, `default`: a question that asks for one of these, times a block
-  that has one;
+- `number`, `reason`, `listing`, `howto`, `default`, `cost`: a question that asks for one of these, times a
+  block that has one;
 - `summary`, `length`: a 정리 block, and the block's length;
 - `previous_gap`, `next_gap`: the best-block gap of the block just before and just after it in its section
   (the answer often follows the line that restates the question).
@@ -34,7 +34,7 @@ import numpy as np
 from rag.blocks import Block
 
 FEATURES = ("dense", "dense_gap", "lexical", "block_lexical", "novelty", "section_rank", "heading_named",
-            "position", "number", "reason", "listing", "howto", "default", "summary", "length",
+            "position", "number", "reason", "listing", "howto", "default", "cost", "summary", "length",
             "previous_gap", "next_gap")
 
 ASKS_NUMBER = re.compile(r"\bhow (?:many|much|long|often|fast|big|large)\b|\bmax(?:imum)?\b|\bminimum\b|\blimit|"
@@ -44,9 +44,12 @@ ASKS_LIST = re.compile(r"\bwhich\b|\bwhat (?:are|kinds?|types?|should)\b|\blist\
                        r"어떤|무엇을|뭘|뭐가 있|종류|점검|확인해|들은", re.IGNORECASE)
 ASKS_HOWTO = re.compile(r"\bhow (?:do|can|to|should|would)\b|\bsteps?\b|어떻게|방법|대응", re.IGNORECASE)
 ASKS_DEFAULT = re.compile(r"\bdefault\b|\bby default\b|기본", re.IGNORECASE)
+ASKS_COST = re.compile(r"\bcost|\bpric|\bpaid\b|\bpay\b|\bcharg|\bbill|\bcheap|\bexpensive|요금|비용|가격|과금|청구|비싸|저렴|할인",
+                       re.IGNORECASE)
 HAS_NUMBER = re.compile(r"\d")
 HAS_REASON = re.compile(r"때문|이유|원인|위해|경우|때\b|because|due to|since", re.IGNORECASE)
 HAS_DEFAULT = re.compile(r"기본|default", re.IGNORECASE)
+HAS_COST = re.compile(r"\$|%|무료|공짜|\bfree\b|요금|비용|과금|가격|청구|비싸|저렴|할인|discount|cheap|expensive", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,13 @@ class QuestionShape:
     listing: bool
     howto: bool
     default: bool
+    cost: bool
 
     @classmethod
     def of(cls, text: str, tokens) -> "QuestionShape":
         return cls(frozenset(tokens), bool(ASKS_NUMBER.search(text)), bool(ASKS_REASON.search(text)),
-                   bool(ASKS_LIST.search(text)), bool(ASKS_HOWTO.search(text)), bool(ASKS_DEFAULT.search(text)))
+                   bool(ASKS_LIST.search(text)), bool(ASKS_HOWTO.search(text)), bool(ASKS_DEFAULT.search(text)),
+                   bool(ASKS_COST.search(text)))
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ def feature_rows(shape: QuestionShape, candidates: list[Candidate]) -> np.ndarra
             float(shape.listing) * min(c.block.children, 5) / 5,
             float(shape.howto and (c.block.children > 0 or c.block.numbered)),
             float(shape.default and bool(HAS_DEFAULT.search(text))),
+            float(shape.cost and bool(HAS_COST.search(text))),
             float(c.block.chunk.is_summary), math.log1p(len(text)) / 6,
             c.previous_dense - best_dense, c.next_dense - best_dense,
         ])
