@@ -278,7 +278,9 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
 def tldr_lines(focus: Query, chosen: list[Block], data: IndexData, model_id: str, idf: dict[str, float],
                params: ComposeParams) -> list[ScoredUnit]:
     """The TL;DR: the best lines of the 정리 block of the main topic's lecture that the answer does not already
-    say (another topic's summary would sum up something else), or, without one, the best block's best sentence."""
+    say (another topic's summary would sum up something else), or, without one or when its best line is about
+    something else than the answer (it scores `summary_floor` below the best quoted sentence), the best block's
+    best sentence."""
     if not chosen:
         return []
     used_lines = {line.number for block in chosen for line in block.lines}
@@ -288,6 +290,9 @@ def tldr_lines(focus: Query, chosen: list[Block], data: IndexData, model_id: str
            and not repeats(set(data.unit_tokens[i]), quoted)]
     lines = [u for u in answer_language_first(score_units(focus, data, model_id, ids, idf, params.lexical_weight))
              if says_something(u.text)]
+    body = score_units(focus, data, model_id, [i for block in chosen for i in block.units], idf, params.lexical_weight)
+    if lines and max(u.score for u in lines) < max(u.score for u in body) - params.summary_floor:
+        lines = []
     if not lines:
         lines = [u for u in score_units(focus, data, model_id, list(chosen[0].units), idf, params.lexical_weight)
                  if says_something(u.text)]

@@ -43,7 +43,8 @@ NESTED = """# SOA 시험 대비
 """
 
 
-OPEN = params_from_tables({"abstain": {"similarity": -1.0}})  # the hash embedder's cosines are not e5's
+# the hash embedder's cosines are not e5's: no abstention by similarity, no TL;DR floor on their scale
+OPEN = params_from_tables({"abstain": {"similarity": -1.0}, "compose": {"summary_floor": 10.0}})
 
 
 def notes_assistant(tmp_path, name: str, text: str) -> Assistant:
@@ -478,3 +479,22 @@ def test_the_tldr_skips_a_summary_line_that_restates_a_quoted_one(tmp_path):
     answer = assistant.ask("리전 당 EIP를 최대 몇 개 보유할 수 있어?").answer_markdown
     assert "- 기본적으로 리전 당 최대 다섯 개의 EIP를 보유할 수 있다. [" in answer
     assert answer.split("**TL;DR**\n")[1].startswith("- EIP 한도는 AWS에 요청해 늘릴 수 있다. [")
+
+
+def test_a_summary_line_about_something_else_gives_way_to_the_answers_own_point(tmp_path):
+    notes = """# SOA 시험 대비
+## AMI Copy
+-   AMI는 다른 리전으로 복사할 수 있다.
+-   AMI를 복사하면 그 스냅샷도 함께 복사된다.
+
+**정리**
+-   AWS Backup 서비스는 인스턴스를 재부팅하지 않는다고 한다.
+"""
+    question = "AMI를 다른 리전으로 복사할 수 있어?"
+    tldr = notes_assistant(tmp_path, "notes.md", notes).ask(question).answer_markdown.split("**TL;DR**\n")[1]
+    assert tldr.startswith("- AWS Backup 서비스는")  # no floor: the lecture's 정리 line, though it is off the point
+    floored = params_from_tables({"abstain": {"similarity": -1.0}, "compose": {"summary_floor": 0.3}})
+    assistant = Assistant(make_settings(tmp_path, tmp_path / "corpus", params=floored), log=lambda m: None)
+    tldr = assistant.ask(question).answer_markdown.split("**TL;DR**\n")[1]
+    assert tldr.startswith("- AMI는 다른 리전으로 복사할 수 있다. [")
+
