@@ -24,7 +24,7 @@ from typing import Sequence
 
 from rag.evidence import salient_terms
 from rag.types import Answer, section_title
-from rag.lexical import english_term
+from rag.lexical import STOPWORDS, english_term
 
 MAX_FOLLOW_UP_WORDS = 12
 SHORT_WORDS = 4
@@ -105,12 +105,13 @@ def points_back(message: str) -> bool:
 
 def subject_vocabulary(headings: Sequence[str], most_headings: int = 3) -> frozenset[str]:
     """Heading words specific enough to name a subject: those in at most `most_headings` distinct headings
-    ("cluster", "sticky"), not the ones most headings share ("instance", "개요")."""
+    ("cluster", "sticky"), not the ones most headings share ("instance", "개요"), nor stop words ("No Reboot",
+    "Migration using AMIs": a message saying "no" or "using" names no subject)."""
     counts: dict[str, int] = {}
     for heading in set(headings):
         for word in set(content_words(heading)):
             counts[word] = counts.get(word, 0) + 1
-    return frozenset(w for w, n in counts.items() if n <= most_headings)
+    return frozenset(w for w, n in counts.items() if n <= most_headings and w not in STOPWORDS)
 
 
 def subjects(text: str, vocabulary: frozenset[str] = frozenset()) -> set[str]:

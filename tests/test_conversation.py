@@ -83,6 +83,9 @@ def test_subject_vocabulary_keeps_specific_heading_words_only():
     assert "ec2" not in VOCABULARY and "그룹" not in VOCABULARY  # in most headings: names no one subject
     assert subjects("and cluster?", VOCABULARY) == {"cluster"}
     assert subjects("그럼 비용은 어떻게 나와?", VOCABULARY) == set()
+    tagged = subject_vocabulary([*HEADINGS, "AMI No Reboot Option", "EC2 Instance Migration using AMIs"])
+    assert "reboot" in tagged and not {"no", "using"} & tagged  # stop words in a heading name no subject
+    assert subjects("what if there is no traffic?", tagged) == set()
 
 
 @pytest.mark.parametrize("message", ["그럼 비용은 어떻게 나와?", "what's the risk?", "몇 계층에서 동작해?"])
