@@ -67,8 +67,12 @@ def overview_title(topics: list[tuple[Chunk, list]]) -> str:
 
 def render_line(unit: ScoredUnit, citations: CitationList, errata: list[Erratum]) -> str:
     """A cited bullet; a sentence the errata flag is struck through with the correction below."""
-    text, correction = render_with_errata(unit.text, errata)
-    line = f"- {text} [{citations.cite(unit.chunk)}]"
+    return cited_line(unit.text, unit.chunk, citations, errata)
+
+
+def cited_line(sentence: str, chunk: Chunk, citations: CitationList, errata: list[Erratum]) -> str:
+    text, correction = render_with_errata(sentence, errata)
+    line = f"- {text} [{citations.cite(chunk)}]"
     return line if correction is None else f"{line}\n  - {correction}"
 
 
@@ -98,10 +102,10 @@ def compose_answer(evidence: Evidence, errata: list[Erratum]) -> tuple[str, tupl
     lines.append("**TL;DR**")
     if evidence.summary:
         lines += [render_line(unit, citations, errata) for unit in evidence.summary]
-    else:  # the main topic's first line that says something
+    else:  # the main topic's first line that says something, with its correction when the errata correct it
         block = evidence.topics[0][1][0]
         line = next((line for line in block.lines if says_something(line.text)), block.lines[0])
-        lines.append(f"- {render_with_errata(line.text, errata)[0]} [{citations.cite(block.chunk)}]")
+        lines.append(cited_line(line.text, block.chunk, citations, errata))
     lines += ["", citations.render()]
     return "\n".join(lines), citations.citations()
 
@@ -137,7 +141,7 @@ class QuestionMode:
     def answer(self, request: Request, context: AnswerContext) -> ModeResult:
         focus = Query(request.question, context.embedders) if request.context else None
         evidence = gather_evidence(context.query, context.hits, context.data, context.model_id, context.idf,
-                                   context.params.compose, focus)
+                                   context.params.compose, focus, context.errata)
         contentless = not has_content(request.question) and not request.context  # a follow-up "왜?" leans on its context
         if contentless or not evidence.covers(context.params.abstain):
             markdown, citations = compose_abstention(context.hits)

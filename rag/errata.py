@@ -12,6 +12,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from rag.types import Chunk
 
@@ -58,7 +59,7 @@ def load_errata(corpus_dir: Path) -> list[Erratum]:
         raise ErrataError(f"{path}: cannot read errata ({type(err).__name__}: {err}); each [[erratum]] needs quote and correction") from None
 
 
-def matching(text: str, errata: list[Erratum]) -> Erratum | None:
+def matching(text: str, errata: Sequence[Erratum]) -> Erratum | None:
     """The erratum whose quote overlaps this note sentence, if any."""
     norm = normalise(text)
     if len(norm) < 8:

@@ -20,8 +20,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
 from rag.blocks import Block, section_blocks
+from rag.errata import Erratum, matching
 from rag.index import IndexData
 from rag.language import HANGUL
 from rag.lexical import CAMEL_CASE, ENGLISH, STOPWORDS, english_term, expanded_terms, heading_tokens, lucene_idf
@@ -247,7 +249,7 @@ def rank_blocks(query: Query, candidates: list[Candidate]) -> list[tuple[float, 
 
 def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: str,
                     idf: dict[str, float], params: ComposeParams = ComposeParams(),
-                    focus: Query | None = None) -> Evidence:
+                    focus: Query | None = None, errata: Sequence[Erratum] = ()) -> Evidence:
     """The best blocks among the top hits' sections, grouped by section in note order, and the TL;DR lines.
 
     `focus` is the follow-up message alone: the sections come from the whole retrieval text (`query`, with
@@ -266,7 +268,7 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
     for block in chosen:
         by_section.setdefault(block.chunk.section_key, []).append(block)
     topics = [(blocks[0].chunk, sorted(blocks, key=lambda b: b.first_line)) for blocks in by_section.values()]
-    summary = tldr_lines(focus, chosen, data, model_id, idf, params)
+    summary = tldr_lines(focus, chosen, data, model_id, idf, params, errata)
     unknown, total = unknown_terms(focus.text, data)  # a follow-up's context was vetted in its own turn
     best_similarity = max((c.dense for c in covered if not c.block.chunk.is_summary), default=-1.0)
     mass, names_known = known_mass(query.text, data, idf)
@@ -276,11 +278,12 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
 
 
 def tldr_lines(focus: Query, chosen: list[Block], data: IndexData, model_id: str, idf: dict[str, float],
-               params: ComposeParams) -> list[ScoredUnit]:
+               params: ComposeParams, errata: Sequence[Erratum] = ()) -> list[ScoredUnit]:
     """The TL;DR: the best lines of the 정리 block of the main topic's lecture that the answer does not already
     say (another topic's summary would sum up something else), or, without one or when its best line is about
     something else than the answer (it scores `summary_floor` below the best quoted sentence), the best block's
-    best sentence."""
+    best sentence (or the best quoted one). A line the errata correct is never the TL;DR: the body shows it struck
+    through."""
     if not chosen:
         return []
     used_lines = {line.number for block in chosen for line in block.lines}
@@ -288,14 +291,16 @@ def tldr_lines(focus: Query, chosen: list[Block], data: IndexData, model_id: str
     ids = [i for chunk in data.chunks_by_section.get(lecture_key(chosen[0].chunk), []) if chunk.is_summary
            for i in data.units_by_chunk.get(chunk.chunk_id, []) if data.units[i].line not in used_lines
            and not repeats(set(data.unit_tokens[i]), quoted)]
-    lines = [u for u in answer_language_first(score_units(focus, data, model_id, ids, idf, params.lexical_weight))
-             if says_something(u.text)]
+
+    def fit(units: list[ScoredUnit]) -> list[ScoredUnit]:
+        return [u for u in units if says_something(u.text) and matching(u.text, errata) is None]
+
+    lines = fit(answer_language_first(score_units(focus, data, model_id, ids, idf, params.lexical_weight)))
     body = score_units(focus, data, model_id, [i for block in chosen for i in block.units], idf, params.lexical_weight)
     if lines and max(u.score for u in lines) < max(u.score for u in body) - params.summary_floor:
         lines = []
     if not lines:
-        lines = [u for u in score_units(focus, data, model_id, list(chosen[0].units), idf, params.lexical_weight)
-                 if says_something(u.text)]
+        lines = fit([u for u in body if u.index in chosen[0].units]) or fit(body)
     return sorted(lines, key=lambda u: -u.score)[:params.summary_lines]
 
 

@@ -498,3 +498,24 @@ def test_a_summary_line_about_something_else_gives_way_to_the_answers_own_point(
     tldr = assistant.ask(question).answer_markdown.split("**TL;DR**\n")[1]
     assert tldr.startswith("- AMI는 다른 리전으로 복사할 수 있다. [")
 
+
+
+def test_a_line_the_errata_correct_is_never_the_tldr(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    question = "온디맨드 인스턴스 한도는 기본적으로 얼마야?"
+
+    def tldr(notes: str) -> str:
+        (corpus / "notes.md").write_text(f"# SOA 시험 대비\n## Instance Limits\n{notes}", encoding="utf-8")
+        assistant = Assistant(make_settings(tmp_path, corpus, params=OPEN), log=lambda m: None)
+        assistant.ensure_index()
+        return assistant.ask(question).answer_markdown.split("**TL;DR**\n")[1]
+
+    block = ("-   온디맨드 인스턴스 한도는 기본적으로 64GB로 정해져 있다.\n"
+             "    -   온디맨드 인스턴스 한도는 Service Quotas 요청으로 늘릴 수 있다.\n")
+    assert tldr(block).startswith("- 온디맨드 인스턴스 한도는 기본적으로 64GB")
+    (corpus / "errata.toml").write_text('[[erratum]]\nquote = "온디맨드 인스턴스 한도는 기본적으로 64GB로 정해져 있다."\n'
+                                        'wrong = "64GB"\ncorrection = "한도의 단위는 vCPU이다."\n', encoding="utf-8")
+    assert tldr(block).startswith("- 온디맨드 인스턴스 한도는 Service Quotas 요청으로 늘릴 수 있다. [")
+    alone = tldr("-   온디맨드 인스턴스 한도는 기본적으로 64GB로 정해져 있다.\n")  # nothing else to say: struck, corrected
+    assert alone.startswith("- 온디맨드 인스턴스 한도는 기본적으로 ~~64GB~~로 정해져 있다. [1]\n  - **정정: 한도의 단위는 vCPU이다.**")
