@@ -263,7 +263,7 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
         covered = candidates
     focus = focus or query
     ranked = rank_blocks(focus, [c for c in candidates if not c.block.chunk.is_summary] or candidates)
-    chosen = select_blocks(focus, ranked, params, compared)
+    chosen = select_blocks(focus, ranked, params, compared, {lecture_key(hit.chunk) for hit in hits[:1]})
     by_section: dict[tuple, list[Block]] = {}
     for block in chosen:
         by_section.setdefault(block.chunk.section_key, []).append(block)
@@ -305,14 +305,17 @@ def tldr_lines(focus: Query, chosen: list[Block], data: IndexData, model_id: str
 
 
 def select_blocks(query: Query, ranked: list[tuple[float, Candidate]], params: ComposeParams,
-                  compared: list[tuple] = ()) -> list[Block]:
-    """The top block, then blocks close to it in probability, within the topic, block and length budgets.
+                  compared: list[tuple] = (), home: set[tuple] = frozenset()) -> list[Block]:
+    """The top block, then blocks close to it in probability, within the topic, block and length budgets; a
+    block from a lecture other than the top block's and the `home` ones (the top hit's, which carries a
+    follow-up's topic) must come closer (`other_lecture_ratio`).
 
     A question that compares things gets the best block of each `compared` section (`compared_sections`).
     """
     if not ranked:
         return []
     lead = ranked[0][0]
+    lectures = {lecture_key(ranked[0][1].block.chunk), *home}
     chosen: list[Block] = [ranked[0][1].block]
     for key in compared[:params.max_topics]:
         if all(b.chunk.section_key != key for b in chosen):
@@ -326,6 +329,9 @@ def select_blocks(query: Query, ranked: list[tuple[float, Candidate]], params: C
         if block in chosen or length + len(block.text) > params.max_answer_chars:
             continue
         if block.chunk.section_key not in sections and len(sections) >= params.max_topics:
+            continue
+        if (lecture_key(block.chunk) not in lectures and block.chunk.section_key not in compared
+                and probability < params.other_lecture_ratio * lead):
             continue
         chosen.append(block)
         length += len(block.text)

@@ -50,6 +50,11 @@ class ComposeParams:
                                  "(evidence quoted 0.655 with 3, 0.736 with 4, 0.80 with 5, 0.827 with 6)")
     keep_ratio: float = param(0.3, "a further block is quoted when its ranker probability is at least this share "
                                    "of the best block's; dev sweep in bench/fit_ranker.py")
+    other_lecture_ratio: float = param(0.4, "a block from another lecture than the best block's (and not a compared "
+                                            "side) needs at least this share of the best block's probability: no "
+                                            "Sticky Sessions line in a Session Manager answer. Dev 5-fold CV (5 seeds): "
+                                            "evidence quoted 0.785 from 0 to 0.4, 0.784 at 0.5, 0.782 at 0.6; "
+                                            "quoted median 463 -> 458")
     max_answer_chars: int = param(600, "quoted blocks stop adding past this many characters (the answer body "
                                        "median target is 700 with titles and TL;DR)")
     summary_lines: int = param(1, "TL;DR lines taken from the lecture's 정리 block; one keeps the body median under 700")

@@ -13,7 +13,7 @@ from rag.blocks import blocks_of
 from rag.compose import CitationList, render_block
 from rag.conversation import turn_of
 from rag.engine import Assistant
-from rag.evidence import ScoredUnit, compared_sections, names_identifier, out_of_scope, select_blocks
+from rag.evidence import ScoredUnit, compared_sections, lecture_key, names_identifier, out_of_scope, select_blocks
 from rag.exam import choose, clause_overlap, confidence_of
 from rag.params import ComposeParams, ExamParams, ParamsError, VerifyParams, params_from_tables
 from rag.pipeline import validate_citations
@@ -102,8 +102,8 @@ def candidate(chunk, position, heading_named=0.0, text="x" * 50):
     return Candidate(block, 0.9, 0.5, 0.5, frozenset(), 0, heading_named, 0.9, 0.9)
 
 
-def chunk(name, start=1):
-    return Chunk(f"id-{name}", "n.md", ("SOA", "Lecture", name), start, start + 20, "text", 10)
+def chunk(name, start=1, lecture="Lecture"):
+    return Chunk(f"id-{name}", "n.md", ("SOA", lecture, name), start, start + 20, "text", 10)
 
 
 class Q:  # the little of a Query that select_blocks reads
@@ -119,6 +119,16 @@ def test_select_blocks_keeps_close_blocks_within_the_budgets():
     assert [(c.chunk.heading_path[-1], c.position) for c in chosen] == [("A", 0), ("A", 1)]  # 0.2 < 0.3 × 0.9
     tight = select_blocks(Q("what is A?"), ranked, ComposeParams(max_blocks=6, keep_ratio=0.1, max_answer_chars=120))
     assert len(tight) == 2  # each block is 50 characters: a third would pass 120
+
+
+def test_a_block_from_another_lecture_must_come_closer():
+    own, other = chunk("Session Manager", lecture="SSM"), chunk("Sticky Sessions", 40, lecture="ELB")
+    ranked = [(0.9, candidate(own, 0)), (0.33, candidate(other, 0)), (0.3, candidate(own, 1))]
+    params = ComposeParams(max_blocks=6, keep_ratio=0.3, other_lecture_ratio=0.4)
+    chosen = select_blocks(Q("Session Manager 쓰면 SSH 포트 열어야 돼?"), ranked, params)
+    assert [(c.chunk.heading_path[-1], c.position) for c in chosen] == [("Session Manager", 0), ("Session Manager", 1)]
+    home = select_blocks(Q("그럼 ELB는?"), ranked, params, home={lecture_key(other)})  # the top hit's lecture
+    assert len(home) == 3
 
 
 def test_a_comparison_covers_both_named_sections():
