@@ -325,10 +325,26 @@ def line_speaks_of(word: str, unit: ScoredUnit) -> bool:
     return bool(expanded_terms(word) & expanded_terms(f"{unit.chunk.heading_path[-1]} {unit.text}"))
 
 
+AUXILIARY = r"(?:(?:does|do|did|is|are|was|were|will|would|should|has|have|had)\s+)?"
+CLAUSE_WORD = r"(?:when|if|because|and|or|but|so|to|in|on|for|of|at|by|with|from|unless|until|while|after|before|a|an|the|its|their|your)\b"
+
+
 def with_verb(span: str, sentence: str) -> str:
-    """A Korean "수 없다" struck with the verb it negates ("포함시킬 수 없다"), which is what is wrong."""
+    """A negation struck with what it negates, which is what is wrong: a Korean "수 없다" with its verb
+    ("포함시킬 수 없다"), a Korean "A가 아니라 B에" whole, an English one with its auxiliary and up to two words of its object ("does not launch
+    replacement instances", not the clause or the article after it)."""
     if span.startswith("수"):
         found = re.search(r"[가-힣]+\s+" + re.escape(span), sentence)
+        if found:
+            return found.group()
+    elif span.startswith(("아니라", "아니고")):  # "A가 아니라 B에": the contrast, each side with its English name
+        name = r"(?:[A-Za-z0-9-]+\s+)*"
+        found = re.search(name + r"\S+\s+" + re.escape(span) + r"\s+" + name + r"\S*[가-힣]\S*", sentence)
+        if found:
+            return found.group()
+    elif re.match(r"[A-Za-z]", span):
+        found = re.search(AUXILIARY + re.escape(span) + r"(?:\s+(?!" + CLAUSE_WORD + r")[A-Za-z0-9-]+){0,2}",
+                          sentence, re.IGNORECASE)
         if found:
             return found.group()
     return span

@@ -20,7 +20,7 @@ from rag.pipeline import validate_citations
 from rag.ranker import Candidate
 from rag.types import Chunk, Citation, section_title
 from rag.verify import (Support, best_support, digits, find_contradiction, find_qualifier_clash, find_swapped_pair,
-                         names_sibling, negated_word, support_of, supported)
+                         names_sibling, negated_word, support_of, supported, with_verb)
 
 NESTED = """# SOA 시험 대비
 ## Troubleshooting EC2 Launch Issues
@@ -259,6 +259,17 @@ def test_a_korean_cannot_is_struck_with_the_verb_it_negates():
     line = unit("스팟 플릿에는 온디맨드 인스턴스도 포함시킬 수 있다.", heading="Spot Fleet")
     assert find_contradiction("스팟 플릿에는 온디맨드 인스턴스를 포함시킬 수 없다.", [line])[0] == "포함시킬 수 없다"
     assert find_contradiction("스팟 플릿에는 온디맨드 인스턴스를 포함시킬 수는 없다.", [line])[0] == "포함시킬 수는 없다"
+
+
+def test_a_negation_is_struck_with_what_it_negates():
+    assert [with_verb(n, s) for n, s in [
+        ("not launch", "By default, a Spot Fleet does not launch replacement instances when they are terminated."),
+        ("cannot build", "It automates AMIs only; it cannot build container images."),
+        ("cannot assign", "You cannot assign an Elastic IP to each AZ."),
+        ("아니라", "에이전트 구성은 SSM Parameter Store가 아니라 Secrets Manager에 저장한다."),
+        ("수 없다", "온디맨드 인스턴스를 포함시킬 수 없다.")]] == [
+        "does not launch replacement instances", "cannot build container images", "cannot assign",
+        "SSM Parameter Store가 아니라 Secrets Manager에", "포함시킬 수 없다"]
 
 
 def test_a_negation_contradicts_only_a_line_that_speaks_of_what_it_negates():
