@@ -280,10 +280,9 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
 def tldr_lines(focus: Query, chosen: list[Block], data: IndexData, model_id: str, idf: dict[str, float],
                params: ComposeParams, errata: Sequence[Erratum] = ()) -> list[ScoredUnit]:
     """The TL;DR: the best lines of the 정리 block of the main topic's lecture that the answer does not already
-    say (another topic's summary would sum up something else), or, without one or when its best line is about
-    something else than the answer (it scores `summary_floor` below the best quoted sentence), the best block's
-    best sentence (or the best quoted one). A line the errata correct is never the TL;DR: the body shows it struck
-    through."""
+    say (another topic's summary would sum up something else) and that keep to the answer's point (each scores
+    within `summary_floor` of the best quoted sentence), or, without one, the best block's best sentence (or the
+    best quoted one). A line the errata correct is never the TL;DR: the body shows it struck through."""
     if not chosen:
         return []
     used_lines = {line.number for block in chosen for line in block.lines}
@@ -297,11 +296,11 @@ def tldr_lines(focus: Query, chosen: list[Block], data: IndexData, model_id: str
 
     lines = fit(answer_language_first(score_units(focus, data, model_id, ids, idf, params.lexical_weight)))
     body = score_units(focus, data, model_id, [i for block in chosen for i in block.units], idf, params.lexical_weight)
-    if lines and max(u.score for u in lines) < max(u.score for u in body) - params.summary_floor:
-        lines = []
-    if not lines:
-        lines = fit([u for u in body if u.index in chosen[0].units]) or fit(body)
-    return sorted(lines, key=lambda u: -u.score)[:params.summary_lines]
+    floor = max(u.score for u in body) - params.summary_floor
+    lines = [u for u in lines if u.score >= floor]
+    if lines:
+        return sorted(lines, key=lambda u: -u.score)[:params.summary_lines]
+    return sorted(fit([u for u in body if u.index in chosen[0].units]) or fit(body), key=lambda u: -u.score)[:1]
 
 
 def select_blocks(query: Query, ranked: list[tuple[float, Candidate]], params: ComposeParams,

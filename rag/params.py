@@ -57,12 +57,15 @@ class ComposeParams:
                                             "quoted median 463 -> 458")
     max_answer_chars: int = param(600, "quoted blocks stop adding past this many characters (the answer body "
                                        "median target is 700 with titles and TL;DR)")
-    summary_lines: int = param(1, "TL;DR lines taken from the lecture's 정리 block; one keeps the body median under 700")
-    summary_floor: float = param(0.1, "a 정리 line is the TL;DR only when it scores within this of the answer's best "
-                                      "quoted sentence; else the best block's best sentence is. Dev: evidence in answer "
-                                      "is the same from 0.1 to 0.25 and without a floor, one follow-up less at 0.05; at "
-                                      "0.1, 9 of 147 dev TL;DRs change, most from another topic's 정리 line to the "
-                                      "answer's own point")
+    summary_lines: int = param(2, "at most this many TL;DR lines from the lecture's 정리 block, each within summary_floor "
+                                  "of the best quoted sentence. Dev: evidence in answer 61/64/35 with one (open EN, "
+                                  "KO, follow-ups), 62/65/35 with two or three; body median 643, 671, 699")
+    summary_floor: float = param(0.1, "a 정리 line is a TL;DR line only when it scores within this of the answer's best "
+                                      "quoted sentence; with none, the best block's best sentence is the TL;DR. Dev "
+                                      "(one line): evidence in answer the same from 0.1 to 0.25 and without a floor, one "
+                                      "follow-up less at 0.05; 9 of 147 dev TL;DRs changed, most from another topic's "
+                                      "정리 line to the answer's own point. With two lines: the same from 0.1 to 0.2, "
+                                      "body median 671 at 0.1, 691 at 0.2")
 
 
 @dataclass(frozen=True)

@@ -518,6 +518,13 @@ def test_a_summary_line_about_something_else_gives_way_to_the_answers_own_point(
     assistant = Assistant(make_settings(tmp_path, tmp_path / "corpus", params=floored), log=lambda m: None)
     tldr = assistant.ask(question).answer_markdown.split("**TL;DR**\n")[1]
     assert tldr.startswith("- AMI는 다른 리전으로 복사할 수 있다. [")
+    assert tldr.split("\n")[1] == ""  # the fallback is one line, not the body twice
+    (tmp_path / "corpus" / "notes.md").write_text(notes + "-   AMI는 리전 간에 복사할 수 있고 스냅샷도 함께 복사된다고 한다.\n",
+                                                  encoding="utf-8")
+    assistant.ensure_index()
+    tldr = assistant.ask(question).answer_markdown.split("**TL;DR**\n")[1].split("\n\n")[0].splitlines()
+    assert [line.split(" [")[0] for line in tldr] == [  # two lines are allowed, but the Backup line is off the point
+        "- AMI는 리전 간에 복사할 수 있고 스냅샷도 함께 복사된다고 한다."]
 
 
 
