@@ -17,7 +17,7 @@ from rag.evidence import ScoredUnit, compared_sections, lecture_key, names_ident
 from rag.exam import choose, clause_overlap, confidence_of
 from rag.params import ComposeParams, ExamParams, ParamsError, VerifyParams, params_from_tables
 from rag.pipeline import validate_citations
-from rag.ranker import Candidate
+from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows
 from rag.types import Chunk, Citation, section_title
 from rag.verify import (Support, best_support, digits, find_contradiction, find_qualifier_clash, find_swapped_pair,
                          names_sibling, negated_word, support_of, supported, with_verb)
@@ -119,6 +119,16 @@ def test_select_blocks_keeps_close_blocks_within_the_budgets():
     assert [(c.chunk.heading_path[-1], c.position) for c in chosen] == [("A", 0), ("A", 1)]  # 0.2 < 0.3 × 0.9
     tight = select_blocks(Q("what is A?"), ranked, ComposeParams(max_blocks=6, keep_ratio=0.1, max_answer_chars=120))
     assert len(tight) == 2  # each block is 50 characters: a third would pass 120
+
+
+@pytest.mark.parametrize("question, asks", [("Dedicated Host는 요금이 어떻게 돼?", True), ("how is it billed?", True),
+                                            ("What does it cost?", True), ("Dedicated Host는 언제 써?", False)])
+def test_a_question_about_price_favours_a_block_that_names_one(question, asks):
+    host = chunk("Dedicated Hosts")
+    priced = candidate(host, 0, text="온디맨드 : 1초당 요금 부과, Reserved는 선결제 할인")
+    plain = candidate(host, 1, text="물리적 서버를 통째로 확보한다.")
+    rows = feature_rows(QuestionShape.of(question, []), [priced, plain])
+    assert rows[:, FEATURES.index("cost")].tolist() == ([1.0, 0.0] if asks else [0.0, 0.0])
 
 
 def test_a_block_from_another_lecture_must_come_closer():
