@@ -19,9 +19,12 @@ every content line is a sentence or bullet of the notes, chosen by
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 from rag.blocks import Block
 from rag.errata import Erratum, render_with_errata
 from rag.evidence import Evidence, ScoredUnit, gather_evidence, says_something
+from rag.lexical import ENGLISH, english_term
 from rag.retrieve import Query
 from rag.text import has_content
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
@@ -110,8 +113,9 @@ def compose_answer(evidence: Evidence, errata: list[Erratum]) -> tuple[str, tupl
     return "\n".join(lines), citations.citations()
 
 
-def compose_abstention(hits: list[Hit], reason: str = "") -> tuple[str, tuple[Citation, ...]]:
-    """The honest 'not in the notes' answer, listing the nearest sections."""
+def compose_abstention(hits: list[Hit], unknown: Sequence[str] = ()) -> tuple[str, tuple[Citation, ...]]:
+    """The honest 'not in the notes' answer, listing the names the notes never mention (as code, so a name
+    such as `my_var` stays as typed) and the nearest sections."""
     citations = CitationList()
     nearest = []
     for hit in hits:
@@ -120,14 +124,19 @@ def compose_abstention(hits: list[Hit], reason: str = "") -> tuple[str, tuple[Ci
         if len(nearest) == 3:
             break
     lines = [f"**{ABSTAIN_TEXT}**", ""]
-    if reason:
-        lines += [f"**{reason}**", ""]
+    if unknown:
+        lines += ["**노트에 나오지 않는 이름**", "- " + ", ".join(f"`{name}`" for name in unknown), ""]
     if nearest:
         lines += ["**가장 가까운 노트 섹션**", *nearest, ""]
     lines += ["**TL;DR**", "- 노트에 없는 내용은 추측하지 않습니다. 노트에 내용을 추가한 뒤 다시 물어보세요.", ""]
     if citations.sources:
         lines.append(citations.render())
     return "\n".join(lines).rstrip() + "\n", citations.citations()
+
+
+def unknown_names(question: str, unknown: tuple[str, ...]) -> list[str]:
+    """The names the notes never mention (`Evidence.unknown`, normalised), as the question spells them."""
+    return list(dict.fromkeys(m.group() for m in ENGLISH.finditer(question) if english_term(m.group()) in unknown))
 
 
 class QuestionMode:
@@ -144,7 +153,7 @@ class QuestionMode:
                                    context.params.compose, focus, context.errata)
         contentless = not has_content(request.question) and not request.context  # a follow-up "왜?" leans on its context
         if contentless or not evidence.covers(context.params.abstain):
-            markdown, citations = compose_abstention(context.hits)
+            markdown, citations = compose_abstention(context.hits, unknown_names(request.question, evidence.unknown))
             return ModeResult((), markdown, citations, abstained=True)
         markdown, citations = compose_answer(evidence, context.errata)
         return ModeResult(evidence.blocks + tuple(evidence.summary), markdown, citations)

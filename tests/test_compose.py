@@ -38,6 +38,7 @@ def test_out_of_scope_question_abstains_and_lists_nearest_sections(e5_assistant)
     assert answer.answer_markdown.startswith("**노트에서 관련 내용을 찾지 못했습니다**")
     assert "**가장 가까운 노트 섹션**" in answer.answer_markdown
     assert citation_validity(answer.to_json()) == 1.0
+    assert "**노트에 나오지 않는 이름**\n- `DynamoDB`\n" in answer.answer_markdown  # says which name the notes lack
 
 
 def test_erratum_sentence_is_struck_through_with_bold_correction(e5_assistant):
