@@ -153,7 +153,8 @@ class QuestionMode:
                                    context.params.compose, focus, context.errata)
         contentless = not has_content(request.question) and not request.context  # a follow-up "왜?" leans on its context
         if contentless or not evidence.covers(context.params.abstain):
-            markdown, citations = compose_abstention(context.hits, unknown_names(request.question, evidence.unknown))
+            unknown = unknown_names(request.question, evidence.unknown)
+            markdown, citations = compose_abstention(context.hits, unknown)
             return ModeResult((), markdown, citations, abstained=True)
         markdown, citations = compose_answer(evidence, context.errata)
         return ModeResult(evidence.blocks + tuple(evidence.summary), markdown, citations)

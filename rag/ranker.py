@@ -6,7 +6,10 @@ list of checks, a default) and often sits in the notes' structure around it.
 Each candidate block gets a small feature vector (`FEATURES`) and a logistic
 score fit on the **dev** split only by `bench/fit_ranker.py`, which also
 reports k-fold cross-validated figures. The weights ship as
-`rag/data/ranker.json`, with the fit's provenance beside them.
+`rag/data/ranker.json`, with the fit's provenance beside them: they were fit
+on the 239 dev questions before the `p8` gold round. A refit on all 263
+(with `p8`) quoted the evidence in fewer dev answers (in-sample) and made
+them longer, so it was not shipped; the script fits on whatever dev holds.
 
 The features, in words:
 - `dense`, `dense_gap`: the best e5 cosine of a sentence in the block, and its gap to the best block;

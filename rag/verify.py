@@ -326,13 +326,14 @@ def line_speaks_of(word: str, unit: ScoredUnit) -> bool:
 
 
 AUXILIARY = r"(?:(?:does|do|did|is|are|was|were|will|would|should|has|have|had)\s+)?"
-CLAUSE_WORD = r"(?:when|if|because|and|or|but|so|to|in|on|for|of|at|by|with|from|unless|until|while|after|before|a|an|the|its|their|your)\b"
+CLAUSE_WORD = (r"(?:when|if|because|and|or|but|so|to|in|on|for|of|at|by|with|from|unless|until|while|after|before"
+               r"|a|an|the|its|their|your)\b")
 
 
 def with_verb(span: str, sentence: str) -> str:
     """A negation struck with what it negates, which is what is wrong: a Korean "수 없다" with its verb
-    ("포함시킬 수 없다"), a Korean "A가 아니라 B에" whole, an English one with its auxiliary and up to two words of its object ("does not launch
-    replacement instances", not the clause or the article after it)."""
+    ("포함시킬 수 없다"), a Korean "A가 아니라 B에" whole, an English one with its auxiliary and up to two words
+    of its object ("does not launch replacement instances", not the clause or the article after it)."""
     if span.startswith("수"):
         found = re.search(r"[가-힣]+\s+" + re.escape(span), sentence)
         if found:
