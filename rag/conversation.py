@@ -33,6 +33,7 @@ LEAD_WORDS = ("and", "what about", "how about", "same for", "also", "then", "but
               "그럼", "그러면", "그렇다면", "그리고", "그런데", "근데", "또", "반면")
 LEADS = re.compile(r"^\s*(?:" + "|".join(LEAD_WORDS) + r")(?![\w])", re.IGNORECASE)
 POINTERS = frozenset("it its that this those these them they 그 해당 그것 그거 그건 그게 이것 이거 이건 이게 거기".split())
+POINTER_PHRASES = re.compile(r"\bwhich (?:one|of them)\b|그\s?중", re.IGNORECASE)  # one of the previous things
 YES_NO = re.compile(r"^\s*(?:is|are|does|do|did|can|could|should|will|would|has|have)\b", re.IGNORECASE)
 KOREAN_ASKS = re.compile(r"(?:나요|까요|까|니|냐|가요|죠|인가|인지)\s*\??\s*$")
 QUESTION = frozenset(
@@ -99,8 +100,8 @@ def content_words(text: str) -> list[str]:
 
 
 def points_back(message: str) -> bool:
-    """True when `message` refers to the previous subject ("is it …", "그건 …")."""
-    return any(word.lower() in POINTERS for word in words(message))
+    """True when `message` refers to the previous subject ("is it …", "그건 …", "which one …", "그중에 …")."""
+    return any(word.lower() in POINTERS for word in words(message)) or bool(POINTER_PHRASES.search(message))
 
 
 def subject_vocabulary(headings: Sequence[str], most_headings: int = 3) -> frozenset[str]:

@@ -73,6 +73,12 @@ def test_same_subject_carries_question_and_heading():
     assert context_for("Is it limited to one rack?", [SPREAD]) == expected
 
 
+def test_one_of_the_previous_things_keeps_their_subject():
+    groups = Turn("What is a placement group?", "EC2 Placement Groups (배치 그룹)")
+    assert context_for("which one is best for HPC?", [groups], VOCABULARY) == "What is a placement group EC2 배치 그룹"
+    assert context_for("그중에 HPC에 제일 좋은 건?", [groups], VOCABULARY) == "What is a placement group EC2 배치 그룹"
+
+
 def test_chain_of_follow_ups_keeps_the_first_aspect():
     second = Turn("그럼 파티션 배치 그룹은?", "EC2 Placement Groups (배치 그룹)", "How many instances per AZ can a have")
     assert context_for("and cluster?", [SPREAD, second], VOCABULARY) == "How many instances per AZ can a have"
