@@ -47,8 +47,8 @@ ASKS_LIST = re.compile(r"\bwhich\b|\bwhat (?:are|kinds?|types?|should)\b|\blist\
                        r"어떤|무엇을|뭘|뭐가 있|종류|점검|확인해|들은", re.IGNORECASE)
 ASKS_HOWTO = re.compile(r"\bhow (?:do|can|to|should|would)\b|\bsteps?\b|어떻게|방법|대응", re.IGNORECASE)
 ASKS_DEFAULT = re.compile(r"\bdefault\b|\bby default\b|기본", re.IGNORECASE)
-ASKS_COST = re.compile(r"\bcost|\bpric|\bpaid\b|\bpay\b|\bcharg|\bbill|\bcheap|\bexpensive|요금|비용|가격|과금|청구|비싸|저렴|할인",
-                       re.IGNORECASE)
+ASKS_COST = re.compile(r"\bcost|\bpric|\bpaid\b|\bpay\b|\bcharg|\bbill|\bcheap|\bexpensive|\bfree\b|요금|비용|가격|과금|청구|"
+                       r"비싸|저렴|할인|무료|공짜", re.IGNORECASE)
 HAS_NUMBER = re.compile(r"\d")
 HAS_REASON = re.compile(r"때문|이유|원인|위해|경우|때\b|because|due to|since", re.IGNORECASE)
 HAS_DEFAULT = re.compile(r"기본|default", re.IGNORECASE)

@@ -122,7 +122,8 @@ def test_select_blocks_keeps_close_blocks_within_the_budgets():
 
 
 @pytest.mark.parametrize("question, asks", [("Dedicated Host는 요금이 어떻게 돼?", True), ("how is it billed?", True),
-                                            ("What does it cost?", True), ("Dedicated Host는 언제 써?", False)])
+                                            ("What does it cost?", True), ("is it free?", True), ("무료야?", True),
+                                            ("Dedicated Host는 언제 써?", False)])
 def test_a_question_about_price_favours_a_block_that_names_one(question, asks):
     host = chunk("Dedicated Hosts")
     priced = candidate(host, 0, text="온디맨드 : 1초당 요금 부과, Reserved는 선결제 할인")
