@@ -39,7 +39,9 @@ KOREAN = LanguageProfile(
     code="ko",
     summary_titles=("정리", "요약"),
     negation=re.compile(r"[가-힣]*(?:지\s*않|지는\s*않|수[는도가]?\s*없|없다|없음|없는|못\s*하|못한|아니)[가-힣]*"),
-    question_words=re.compile(r"어떻게|무엇|뭐|뭔|왜|언제|어디|어느|누가|몇|차이|설명|알려|정리해|비교|인가요|나요|까요"),
+    # "언제든", "몇몇" and "어느 정도" are no questions: "스팟 인스턴스는 언제든 중단될 수 있다."
+    question_words=re.compile(r"어떻게|무엇|뭐|뭔|왜|언제(?!든|나)|어디|어느(?!\s*정도)|누가|(?<!몇)몇(?!몇)|차이|설명|알려|정리해|비교|"
+                              r"인가요|나요|까요"),
     question_end=re.compile(r"(까|니|냐|나요|가요|죠|지)\s*[.?]?\s*$"),
     statement_end=re.compile(r"(다|음|함|됨|임|요)[.!]?\s*$"),
 )

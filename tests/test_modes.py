@@ -45,6 +45,9 @@ def test_plain_text_has_no_options():
     ("Instance store data is lost when the instance is stopped.", "verify"),
     ("When should I use a spread placement group", "qa"),
     ("Please explain the difference between ALB and NLB", "qa"),
+    ("Spot Instance는 최대 90% 할인된다. Spot Instance는 언제든 중단될 수 있다.", "verify"),  # 언제든: anytime
+    ("몇몇 인스턴스 유형은 Hibernate를 지원하지 않는다.", "verify"),
+    ("스팟 인스턴스는 언제 중단돼?", "qa"),
 ])
 def test_mode_detection(text, mode):
     assert detect_mode(text, {}) == mode
