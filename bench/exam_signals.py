@@ -18,7 +18,7 @@ import numpy as np
 from rag.evidence import evidence_pool, section_units
 from rag.engine import Assistant
 from rag.evidence import score_units
-from rag.exam import ExamMode, _distinct_tokens, _zscore, question_focus, score_options
+from rag.exam import ExamMode, _distinct_tokens, _zscore, question_focus, score_options, telling_tokens
 from rag.embed import make_embedder
 from rag.pipeline import AskOptions
 from rag.settings import load_settings
@@ -40,7 +40,7 @@ def signals_for(assistant, use, item) -> dict[str, dict[str, float]]:
     m_use = data.unit_matrix("use")[ids]
     stem_e5 = e5.encode([stem], query=True)[0]
     rel = m_e5 @ stem_e5
-    distinct = _distinct_tokens(options)
+    distinct = telling_tokens(_distinct_tokens(options), state.lexical.bm25.idf, assistant.settings.params.exam.option_min_idf)
     opt_e5 = e5.encode(list(options.values()), query=True)
     both_e5 = e5.encode([f"{stem} {o}" for o in options.values()], query=True)
     opt_use = use.encode(list(options.values()))

@@ -12,6 +12,9 @@ so that only the contrast between options counts:
 - `top5`: the option's own terms found in the five sentences that answer the
   question best (by e5 similarity to the question alone plus term overlap).
 
+An option's own terms leave out the words most note lines use ("인스턴스",
+"ec2", `ExamParams.option_min_idf`): "Instance status check" is named by
+"instance", not by every line about an instance.
 `bench/exam_signals.py` measures each signal alone and combined on the dev
 split; equal weights are used. Questions asking for the exception (NOT,
 EXCEPT, 아닌, 틀린) pick the lowest-scoring option. How much of the notes'
@@ -47,6 +50,12 @@ def _distinct_tokens(options: dict[str, str]) -> dict[str, set[str]]:
         others = set().union(*(t for k, t in tokens.items() if k != key)) if len(tokens) > 1 else set()
         out[key] = own - others
     return out
+
+
+def telling_tokens(distinct: dict[str, set[str]], idf: dict[str, float], min_idf: float) -> dict[str, set[str]]:
+    """Each option's own tokens without those most of the notes use ("인스턴스", "ec2"): an option named only by
+    them is named by nearly every line. An option with nothing else keeps all its own tokens."""
+    return {key: {t for t in own if idf.get(t, min_idf) >= min_idf} or own for key, own in distinct.items()}
 
 
 def _zscore(values: dict[str, float]) -> dict[str, float]:
@@ -211,7 +220,7 @@ def select_exam(request: Request, context: AnswerContext) -> ExamSelection:
     params, data = context.params.exam, context.data
     pool = evidence_pool(data, context.hits, sections=params.pool_sections, lectures=params.pool_lectures)
     units = score_units(context.query, data, context.model_id, pool, context.idf, context.params.compose.lexical_weight)
-    distinct = _distinct_tokens(request.options)
+    distinct = telling_tokens(_distinct_tokens(request.options), context.idf, params.option_min_idf)
     scores = score_options(request.question, request.options, distinct, units, data, context.model_id,
                            context.option_model, context.query, params)
     negated = bool(NEGATED_QUESTION.search(request.question))

@@ -14,7 +14,7 @@ from rag.compose import CitationList, render_block
 from rag.conversation import turn_of
 from rag.engine import Assistant
 from rag.evidence import ScoredUnit, compared_sections, lecture_key, names_identifier, out_of_scope, select_blocks
-from rag.exam import choose, clause_overlap, confidence_of
+from rag.exam import choose, clause_overlap, confidence_of, telling_tokens
 from rag.params import ComposeParams, ExamParams, ParamsError, VerifyParams, params_from_tables
 from rag.pipeline import validate_citations
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows
@@ -193,6 +193,13 @@ def test_an_option_counts_the_question_terms_of_its_own_clause_in_a_list_sentenc
     assert clause_overlap(line, {"consumedlcus"}, question) == 1.0  # its clause says what the question asks
     assert clause_overlap(line, {"activeconnectioncount"}, question) == 0.0  # named in the same sentence, not clause
     assert clause_overlap(line, {"surgequeuelength"}, question) == 0.0  # not named at all
+
+
+def test_an_option_is_not_named_by_the_words_most_note_lines_use():
+    idf = {"system": 2.99, "시스템": 2.09, "instance": 1.08, "인스턴스": 0.23, "ec2": 0.37}
+    own = {"A": {"system", "시스템"}, "B": {"instance", "인스턴스"}, "C": {"ec2"}}
+    assert telling_tokens(own, idf, 1.0) == {"A": {"system", "시스템"}, "B": {"instance"}, "C": {"ec2"}}  # C: nothing else
+    assert telling_tokens(own, idf, 1.5)["B"] == {"instance", "인스턴스"}  # every token common: all are kept
 
 
 def test_confidence_grows_with_the_picks_support():
