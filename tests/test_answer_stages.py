@@ -545,7 +545,6 @@ def test_a_summary_line_about_something_else_gives_way_to_the_answers_own_point(
         "- AMI는 리전 간에 복사할 수 있고 스냅샷도 함께 복사된다고 한다."]
 
 
-
 def test_a_line_the_errata_correct_is_never_the_tldr(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
