@@ -24,7 +24,7 @@ import numpy as np
 
 from rag.conversation import Turn, context_for
 from rag.engine import Assistant
-from rag.evidence import candidate_blocks, compared_sections, lecture_key, select_blocks
+from rag.evidence import candidate_blocks, compared_sections, select_blocks
 from rag.metrics import evidence_in_answer
 from rag.ranker import FEATURES, QuestionShape, feature_rows, fit_logistic
 from rag.settings import load_settings
@@ -67,7 +67,7 @@ def build(assistant: Assistant, items) -> list[dict]:
         labels = np.array([float(evidence_in_answer(c.block.text, evidence)) for c in candidates])
         shape = QuestionShape.of(focus.text, focus.tokens)
         rows.append({"id": item_id, "query": focus, "compared": compared, "candidates": candidates, "labels": labels,
-                     "x": feature_rows(shape, candidates), "home": {lecture_key(hit.chunk) for hit in hits[:1]}})
+                     "x": feature_rows(shape, candidates), "hits": hits})
     return rows
 
 
@@ -80,7 +80,7 @@ def evaluate(rows, scores_of, params) -> dict:
             continue
         probabilities = scores_of(r)
         ranked = sorted(zip(probabilities.tolist(), r["candidates"]), key=lambda p: (-p[0], p[1].block.first_line))
-        chosen = select_blocks(r["query"], ranked, params, r["compared"], r["home"])
+        chosen = select_blocks(r["query"], ranked, params, r["compared"], r["hits"])
         quoted.append(float(any(r["labels"][r["candidates"].index(c)] > 0 for c in
                                 [next(c for _, c in ranked if c.block is b) for b in chosen])))
         lengths.append(sum(len(b.text) for b in chosen))

@@ -263,7 +263,7 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
         covered = candidates
     focus = focus or query
     ranked = rank_blocks(focus, [c for c in candidates if not c.block.chunk.is_summary] or candidates)
-    chosen = select_blocks(focus, ranked, params, compared, {lecture_key(hit.chunk) for hit in hits[:1]})
+    chosen = select_blocks(focus, ranked, params, compared, hits)
     by_section: dict[tuple, list[Block]] = {}
     for block in chosen:
         by_section.setdefault(block.chunk.section_key, []).append(block)
@@ -304,17 +304,17 @@ def tldr_lines(focus: Query, chosen: list[Block], data: IndexData, model_id: str
 
 
 def select_blocks(query: Query, ranked: list[tuple[float, Candidate]], params: ComposeParams,
-                  compared: list[tuple] = (), home: set[tuple] = frozenset()) -> list[Block]:
+                  compared: list[tuple] = (), hits: list[Hit] = ()) -> list[Block]:
     """The top block, then blocks close to it in probability, within the topic, block and length budgets; a
-    block from a lecture other than the top block's and the `home` ones (the top hit's, which carries a
-    follow-up's topic) must come closer (`other_lecture_ratio`).
+    block from a lecture other than the top block's and the top hit's (which carries a follow-up's topic) must
+    come closer (`other_lecture_ratio`).
 
     A question that compares things gets the best block of each `compared` section (`compared_sections`).
     """
     if not ranked:
         return []
     lead = ranked[0][0]
-    lectures = {lecture_key(ranked[0][1].block.chunk), *home}
+    lectures = {lecture_key(ranked[0][1].block.chunk), *(lecture_key(hit.chunk) for hit in hits[:1])}
     chosen: list[Block] = [ranked[0][1].block]
     for key in compared[:params.max_topics]:
         if all(b.chunk.section_key != key for b in chosen):

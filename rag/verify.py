@@ -335,20 +335,16 @@ def with_verb(span: str, sentence: str) -> str:
     ("포함시킬 수 없다"), a Korean "A가 아니라 B에" whole, an English one with its auxiliary and up to two words
     of its object ("does not launch replacement instances", not the clause or the article after it)."""
     if span.startswith("수"):
-        found = re.search(r"[가-힣]+\s+" + re.escape(span), sentence)
-        if found:
-            return found.group()
+        pattern = r"[가-힣]+\s+" + re.escape(span)
     elif span.startswith(("아니라", "아니고")):  # "A가 아니라 B에": the contrast, each side with its English name
         name = r"(?:[A-Za-z0-9-]+\s+)*"
-        found = re.search(name + r"\S+\s+" + re.escape(span) + r"\s+" + name + r"\S*[가-힣]\S*", sentence)
-        if found:
-            return found.group()
+        pattern = name + r"\S+\s+" + re.escape(span) + r"\s+" + name + r"\S*[가-힣]\S*"
     elif re.match(r"[A-Za-z]", span):
-        found = re.search(AUXILIARY + re.escape(span) + r"(?:\s+(?!" + CLAUSE_WORD + r")[A-Za-z0-9-]+){0,2}",
-                          sentence, re.IGNORECASE)
-        if found:
-            return found.group()
-    return span
+        pattern = AUXILIARY + re.escape(span) + r"(?:\s+(?!" + CLAUSE_WORD + r")[A-Za-z0-9-]+){0,2}"
+    else:
+        return span
+    found = re.search(pattern, sentence, re.IGNORECASE)
+    return found.group() if found else span
 
 
 @dataclass(frozen=True)

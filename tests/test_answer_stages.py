@@ -13,12 +13,12 @@ from rag.blocks import blocks_of
 from rag.compose import CitationList, render_block
 from rag.conversation import turn_of
 from rag.engine import Assistant
-from rag.evidence import ScoredUnit, compared_sections, lecture_key, names_identifier, out_of_scope, select_blocks
+from rag.evidence import ScoredUnit, compared_sections, names_identifier, out_of_scope, select_blocks
 from rag.exam import choose, clause_overlap, confidence_of, telling_tokens
 from rag.params import ComposeParams, ExamParams, ParamsError, VerifyParams, params_from_tables
 from rag.pipeline import validate_citations
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows
-from rag.types import Chunk, Citation, section_title
+from rag.types import Chunk, Citation, Hit, section_title
 from rag.verify import (Support, best_support, digits, find_contradiction, find_qualifier_clash, find_swapped_pair,
                          names_sibling, negated_word, support_of, supported, with_verb)
 
@@ -138,7 +138,7 @@ def test_a_block_from_another_lecture_must_come_closer():
     params = ComposeParams(max_blocks=6, keep_ratio=0.3, other_lecture_ratio=0.4)
     chosen = select_blocks(Q("Session Manager 쓰면 SSH 포트 열어야 돼?"), ranked, params)
     assert [(c.chunk.heading_path[-1], c.position) for c in chosen] == [("Session Manager", 0), ("Session Manager", 1)]
-    home = select_blocks(Q("그럼 ELB는?"), ranked, params, home={lecture_key(other)})  # the top hit's lecture
+    home = select_blocks(Q("그럼 ELB는?"), ranked, params, hits=[Hit(other, 1.0)])  # the top hit's lecture
     assert len(home) == 3
 
 
