@@ -18,7 +18,8 @@ import numpy as np
 from rag.evidence import evidence_pool, section_units
 from rag.engine import Assistant
 from rag.evidence import score_units
-from rag.exam import ExamMode, _distinct_tokens, _zscore, question_focus, score_options, telling_tokens
+from rag.exam import (ExamMode, _distinct_tokens, _zscore, question_focus, score_options, stem_ranking,
+                      telling_tokens)
 from rag.embed import make_embedder
 from rag.pipeline import AskOptions
 from rag.settings import load_settings
@@ -82,9 +83,12 @@ def signals_for(assistant, use, item) -> dict[str, dict[str, float]]:
         }
     # the shipped signals come from the product's own scorer, so the study cannot drift from it
     units = score_units(query, data, model, ids, state.lexical.bm25.idf, assistant.settings.params.compose.lexical_weight)
-    shipped = score_options(stem, options, distinct, units, data, model, "use", query, assistant.settings.params.exam)
+    ranked = stem_ranking(stem, assistant._context(query, hits, state))
+    shipped = score_options(stem, options, distinct, units, data, model, "use", query, ranked,
+                            assistant.settings.params.exam)
     for key, signals in shipped.items():
-        out[key] |= {"use_both_max": signals["use_both"], "lex_cooccur": signals["cooccur"], "lex_top5": signals["top5"]}
+        out[key] |= {"use_both_max": signals["use_both"], "lex_cooccur": signals["cooccur"], "lex_top5": signals["top5"],
+                     "ranked": signals["ranked"]}
     return out
 
 

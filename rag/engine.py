@@ -296,9 +296,8 @@ class Assistant:
         return Request(question, mode, dict(options) if mode == "exam" else {}, context, ask), notices
 
     def _context(self, query: Query, hits: list[Hit], state: State) -> AnswerContext:
-        def search(text: str) -> tuple[Query, list[Hit]]:
-            again = self.query(text)
-            return again, self.retriever(state=state).search(again, self.settings.top_k)
+        def search(again: Query) -> list[Hit]:
+            return self.retriever(state=state).search(again, self.settings.top_k)
 
         return AnswerContext(data=state.data, errata=state.errata, idf=state.lexical.bm25.idf, query=query,
                              hits=hits, model_id=self.settings.embedders[0], option_model=self.option_model,

@@ -247,6 +247,11 @@ def rank_blocks(query: Query, candidates: list[Candidate]) -> list[tuple[float, 
     return sorted(zip(probabilities.tolist(), candidates), key=lambda pair: (-pair[0], pair[1].block.first_line))
 
 
+def rank_answers(query: Query, candidates: list[Candidate]) -> list[tuple[float, Candidate]]:
+    """`rank_blocks` over the candidates that can answer: 정리 blocks only when there is nothing else."""
+    return rank_blocks(query, [c for c in candidates if not c.block.chunk.is_summary] or candidates)
+
+
 def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: str,
                     idf: dict[str, float], params: ComposeParams = ComposeParams(),
                     focus: Query | None = None, errata: Sequence[Erratum] = ()) -> Evidence:
@@ -262,7 +267,7 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
     else:
         covered = candidates
     focus = focus or query
-    ranked = rank_blocks(focus, [c for c in candidates if not c.block.chunk.is_summary] or candidates)
+    ranked = rank_answers(focus, candidates)
     chosen = select_blocks(focus, ranked, params, compared, hits)
     by_section: dict[tuple, list[Block]] = {}
     for block in chosen:

@@ -1,7 +1,7 @@
 """Exam mode: pick the best-supported option of a multiple-choice question.
 
 Options are scored against the note sentences of the sections retrieved for
-"question + options", with three signals, each z-scored across the options
+"question + options", with four signals, each z-scored across the options
 so that only the contrast between options counts:
 
 - `use_both`: the best cosine, under the multilingual USE model, between a
@@ -10,7 +10,10 @@ so that only the contrast between options counts:
   sentence, weighted by the question's terms in the clause that names the
   option (a list sentence names several options, each with its own words);
 - `top5`: the option's own terms found in the five sentences that answer the
-  question best (by e5 similarity to the question alone plus term overlap).
+  question best (by e5 similarity to the question alone plus term overlap);
+- `ranked`: the option's own terms found in the blocks that question mode
+  would quote for the question alone (its block ranker, `rag/ranker.py`, on
+  the stem's own retrieval), weighted by their probability.
 
 An option's own terms leave out the words most note lines use ("인스턴스",
 "ec2", `ExamParams.option_min_idf`): "Instance status check" is named by
@@ -33,11 +36,13 @@ from functools import lru_cache
 import numpy as np
 
 from rag.compose import CitationList, render_line
-from rag.evidence import ScoredUnit, evidence_pool, score_units
+from rag.evidence import (ScoredUnit, candidate_blocks, compared_sections, evidence_pool, rank_answers,
+                          score_units)
 from rag.language import HANGUL
-from rag.lexical import expanded_terms, heading_tokens, tokenize
+from rag.lexical import expand_query, expanded_terms, heading_tokens, tokenize
 from rag.params import ExamParams
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
+from rag.ranker import Candidate
 
 NEGATED_QUESTION = re.compile(r"\b(?:NOT|EXCEPT)\b|(?i:\bwhich(?:\s+of\s+(?:the\s+following|these))?(?:\s+[\w-]+){0,4}?\s+(?:is|are|was|were|does|do|did|can|could|would|will|should)\s+(?:not|false|incorrect)\b|\bwhat\s+(?:is|are)\s+not\b)|아닌|않은|틀린|잘못된")
 
@@ -110,15 +115,24 @@ def option_texts(stem: str, options: dict[str, str]) -> tuple[str, ...]:
     return tuple(f"{stem} {text}" for text in options.values())
 
 
+def ranked_cover(own: set[str], ranked: list[tuple[float, Candidate]], blocks: int) -> float:
+    """Share of an option's own terms in the blocks question mode ranks best for the stem, weighted by the
+    ranker's probability that each answers it."""
+    top = ranked[:blocks]
+    total = sum(p for p, _ in top)
+    return sum(p * len(own & c.block_tokens) / (len(own) or 1) for p, c in top) / total if total else 0.0
+
+
 def score_options(stem: str, options: dict[str, str], distinct: dict[str, set[str]], units: list[ScoredUnit],
-                  data, model_id: str, option_model: str, query,
+                  data, model_id: str, option_model: str, query, ranked: list[tuple[float, Candidate]],
                   params: ExamParams = ExamParams()) -> dict[str, dict[str, float]]:
-    """Per option, each signal's raw value (before contrast). `query` holds the encodings
-    (`Query.companion`): the stem under `model_id`, each question + option under `option_model`."""
+    """Per option, each signal's raw value (before contrast). `query` holds the encodings: the stem under
+    `model_id` (its own vector), each question + option under `option_model` (`Query.companion`); `ranked`
+    is question mode's ranking of the blocks for the stem alone (`rank_answers`)."""
     if not units:
         return {k: {name: 0.0 for name in params.weights} for k in options}
     ids = [u.index for u in units]
-    focus = question_focus(stem, ids, data, model_id, query.companion(model_id, stem), params)
+    focus = question_focus(stem, ids, data, model_id, query.vector(model_id), params)
     both = np.array([query.companion(option_model, text) for text in option_texts(stem, options)])
     option_matrix = data.unit_rows(option_model, ids)
     unit_tokens = [set(data.unit_tokens[i]) for i in ids]
@@ -133,6 +147,7 @@ def score_options(stem: str, options: dict[str, str], distinct: dict[str, set[st
             "use_both": float(np.max(option_matrix @ both[j])),
             "cooccur": float(np.max(cover * (1 + near))),
             "top5": float(np.sum(focus.weights * cover[focus.top]) / focus.weights.sum()),
+            "ranked": ranked_cover(own, ranked, params.ranked_blocks),
         }
     return scores
 
@@ -215,14 +230,24 @@ class ExamSelection:
     support: float  # how much of the notes' answer to the question names the pick (its `top5`); 0 when negated
 
 
+def stem_ranking(stem: str, context: AnswerContext) -> list[tuple[float, Candidate]]:
+    """Question mode's ranking of the blocks for the stem alone, retrieved on its own: the options' words pull
+    the exam's retrieval toward every option's section. The stem's vector is shared, not encoded again."""
+    query = context.query.narrowed(stem)
+    candidates = candidate_blocks(query, context.search(query), context.data, context.model_id, context.idf,
+                                  context.params.compose, compared_sections(query, context.data))
+    return rank_answers(query, candidates)
+
+
 def select_exam(request: Request, context: AnswerContext) -> ExamSelection:
     """Score the options against the pool's sentences and pick one."""
     params, data = context.params.exam, context.data
     pool = evidence_pool(data, context.hits, sections=params.pool_sections, lectures=params.pool_lectures)
     units = score_units(context.query, data, context.model_id, pool, context.idf, context.params.compose.lexical_weight)
     distinct = telling_tokens(_distinct_tokens(request.options), context.idf, params.option_min_idf)
+    ranked = stem_ranking(request.question, context)
     scores = score_options(request.question, request.options, distinct, units, data, context.model_id,
-                           context.option_model, context.query, params)
+                           context.option_model, context.query, ranked, params)
     negated = bool(NEGATED_QUESTION.search(request.question))
     letter = choose(scores, negated, params, request.options)
     support = 0.0 if negated else scores[letter]["top5"]  # no dev question is negated: no curve for them
@@ -266,7 +291,8 @@ class ExamMode:
 
     def plan(self, request: Request, models: tuple[str, ...], option_model: str) -> RetrievalPlan:
         """BM25 and the option model read the question with its options; the first model reads the question
-        alone, which is also the question's focus (`score_options`), so it encodes one short text.
+        alone, as question mode would read it, which is also the question's focus (`score_options`) and the
+        stem's own retrieval (`stem_ranking`), so it encodes one short text.
 
         Dev: the first model on the question alone picked 38/51 against 37/51 on question + options, in a
         third of the time (one short e5 text instead of a long one and the stem).
@@ -274,8 +300,9 @@ class ExamMode:
         base = default_plan(request, models)
         models = tuple(dict.fromkeys((*models, option_model)))
         companions = ((option_model, option_texts(request.question, request.options)),)
+        stem = expand_query(request.question, general=False)  # what a question of the stem alone encodes
         return RetrievalPlan(" ".join([base.text, *request.options.values()]), models, companions,
-                             ((models[0], request.question),))
+                             ((models[0], stem),))
 
     def answer(self, request: Request, context: AnswerContext) -> ModeResult:
         return render_exam(request, select_exam(request, context), context)

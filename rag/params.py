@@ -76,15 +76,19 @@ class ExamParams:
     cooccur: float = param(1.0, "weight of the option's own terms weighted by the question's terms in their clause; dev 0.341 "
                                 "alone (measured before the clause)")
     top5: float = param(1.0, "weight of the option's own terms in the 5 sentences answering the question best; dev 0.568 alone")
-    confidence_slope: float = param(6.118, "confidence = logistic(slope × support + bias), Platt-fit on the 75 dev MCQs "
+    ranked: float = param(1.0, "weight of the option's own terms in the 8 blocks question mode ranks best for the "
+                               "stem, weighted by their probability; dev 50/75 alone, 54/75 with the other three (51 "
+                               "without it); 5-fold CV of a weight grid search 50.8 -> 52.4 of 75")
+    ranked_blocks: int = param(8, "blocks that make the `ranked` signal (dev: 51 right with 3 or 5, 54 with 8, 53 "
+                                  "with 12, 51 with 20; 8 was the study's first choice)")
+    confidence_slope: float = param(5.698, "confidence = logistic(slope × support + bias), Platt-fit on the 75 dev MCQs "
                                            "(bench/fit_exam.py); support is the share of the question's five best "
-                                           "sentences that name the pick (with option_min_idf; 5-fold CV risk-coverage: "
-                                           "0.90 right at 40% of picks, 0.88 at 33%; without option_min_idf, refit the "
-                                           "same way: 0.83 at 40%, 0.84 at 33%)")
-    confidence_bias: float = param(-0.857, "… its intercept")
-    confident: float = param(0.599, "a pick below this confidence is marked 불확실: the lowest threshold at which dev picks "
-                                    "above it are right >= 90% (5-fold CV: 32% of picks kept, 0.875 right; 21% without "
-                                    "option_min_idf)")
+                                           "sentences that name the pick (5-fold CV risk-coverage with the `ranked` "
+                                           "signal: 0.90 right at 40% of picks, 0.92 at 33%; before it: 0.90 and 0.88)")
+    confidence_bias: float = param(-0.775, "… its intercept")
+    confident: float = param(0.519, "a pick below this confidence is marked 불확실: the lowest threshold at which dev picks "
+                                    "above it are right >= 90% (5-fold CV: 45% of picks kept, 0.882 right; 32% and "
+                                    "0.875 before the `ranked` signal)")
     option_min_idf: float = param(1.0, "an option's own tokens below this BM25 idf (인스턴스 0.23, ec2 0.37, instance "
                                        "1.08) do not name it, for the pick, its reasons and its support. Dev: 51/75 "
                                        "right from 0 to 2.0 (50 at 2.5)")
@@ -97,7 +101,7 @@ class ExamParams:
 
     @property
     def weights(self) -> dict[str, float]:
-        return {"use_both": self.use_both, "cooccur": self.cooccur, "top5": self.top5}
+        return {"use_both": self.use_both, "cooccur": self.cooccur, "top5": self.top5, "ranked": self.ranked}
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ class AnswerContext:
     option_model: str  # scores exam options
     embedders: dict[str, Embedder]
     params: AnswerParams
-    search: Callable[[str], tuple[Query, list[Hit]]]  # retrieve another text with the configured retriever
+    search: Callable[[Query], list[Hit]]  # retrieve another query with the configured retriever
 
 
 @dataclass(frozen=True)

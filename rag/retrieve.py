@@ -61,6 +61,15 @@ class Query:
                 rows = rows[1:]
             self._vectors.update({(model_id, t): row for t, row in zip(wanted, rows)})
 
+    def narrowed(self, text: str) -> "Query":
+        """`text` as a query of its own, keeping every vector this query already holds for the text a model would
+        encode for it (exam: the stem alone is both a companion here and a question of its own)."""
+        other = Query(text, self.embedders)
+        with self._lock:
+            other._vectors.update({m: self._vectors[(m, other.embed_text(m))] for m in self.embedders
+                                   if (m, other.embed_text(m)) in self._vectors})
+        return other
+
     def companion(self, model_id: str, text: str) -> np.ndarray:
         """The vector of a text encoded with this query (`encode_with`), encoding it now if it was not."""
         self.encode_with(model_id, (text,))

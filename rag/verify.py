@@ -443,7 +443,8 @@ def select_verify(request: Request, context: AnswerContext) -> list[Judgement]:
         if sentence == context.query.text and not request.ask.custom_retrieval:
             query, hits = context.query, context.hits
         else:
-            query, hits = context.search(sentence)
+            query = context.query.narrowed(sentence)
+            hits = context.search(query)
         verdict, span, evidence = judge(query, hits, context)
         judgements.append(Judgement(sentence, verdict, span if verdict == "contradicted" else None,
                                     evidence[0] if evidence else None))

@@ -3,6 +3,7 @@ parameters, and notes in another language. No packaged model."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +15,7 @@ from rag.compose import CitationList, render_block
 from rag.conversation import turn_of
 from rag.engine import Assistant
 from rag.evidence import ScoredUnit, compared_sections, names_identifier, out_of_scope, select_blocks
-from rag.exam import choose, clause_overlap, confidence_of, telling_tokens
+from rag.exam import choose, clause_overlap, confidence_of, ranked_cover, telling_tokens
 from rag.params import ComposeParams, ExamParams, ParamsError, VerifyParams, params_from_tables
 from rag.pipeline import validate_citations
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows
@@ -176,9 +177,9 @@ def test_a_comparison_finds_the_section_naming_each_side(tmp_path):
     assert "**Application Load Balancer (ALB)**" in answer and "**Network Load Balancer (NLB)**" in answer
 
 
-SCORES = {"A": {"use_both": 0.2, "cooccur": 0.1, "top5": 0.0},
-          "B": {"use_both": 0.9, "cooccur": 0.8, "top5": 0.7},
-          "C": {"use_both": 0.1, "cooccur": 0.0, "top5": 0.1}}
+SCORES = {"A": {"use_both": 0.2, "cooccur": 0.1, "top5": 0.0, "ranked": 0.1},
+          "B": {"use_both": 0.9, "cooccur": 0.8, "top5": 0.7, "ranked": 0.6},
+          "C": {"use_both": 0.1, "cooccur": 0.0, "top5": 0.1, "ranked": 0.0}}
 
 
 def test_choose_picks_the_best_supported_option_and_the_worst_for_a_negated_question():
@@ -202,6 +203,16 @@ def test_an_option_is_not_named_by_the_words_most_note_lines_use():
     assert telling_tokens(own, idf, 1.5)["B"] == {"instance", "인스턴스"}  # every token common: all are kept
 
 
+def test_an_option_named_by_the_blocks_question_mode_ranks_best_gets_their_probability():
+    lines = [candidate(chunk("Spread"), 1), candidate(chunk("Cluster"), 2), candidate(chunk("Partition"), 3)]
+    tokens = [frozenset({"spread", "rack", "분산"}), frozenset({"cluster", "latency"}), frozenset({"partition", "rack"})]
+    ranked = [(p, replace(c, block_tokens=t)) for p, c, t in zip((0.6, 0.3, 0.1), lines, tokens)]
+    assert ranked_cover({"spread", "분산"}, ranked, 8) == pytest.approx(0.6)  # both terms in the best block
+    assert ranked_cover({"rack", "hardware"}, ranked, 8) == pytest.approx((0.6 + 0.1) / 2)  # one of two terms
+    assert ranked_cover({"partition"}, ranked, 2) == 0.0  # only in a block below the cut
+    assert ranked_cover({"spread"}, [], 8) == 0.0
+
+
 def test_confidence_grows_with_the_picks_support():
     params = ExamParams()
     assert confidence_of(0.0, params) < confidence_of(0.5, params) < confidence_of(1.0, params)
@@ -209,10 +220,10 @@ def test_confidence_grows_with_the_picks_support():
 
 @settings(max_examples=60, deadline=None)
 @given(st.permutations(["Cluster placement group", "Spread placement group", "Dedicated Host", "Capacity Reservation"]),
-       st.lists(st.sampled_from([0.0, 0.5, 1.0]), min_size=12, max_size=12))
+       st.lists(st.sampled_from([0.0, 0.5, 1.0]), min_size=16, max_size=16))
 def test_the_pick_does_not_depend_on_the_order_of_the_options(order, values):
-    by_text = {text: {"use_both": values[3 * i], "cooccur": values[3 * i + 1], "top5": values[3 * i + 2]}
-               for i, text in enumerate(sorted(order))}
+    signals = list(ExamParams().weights)
+    by_text = {text: dict(zip(signals, values[4 * i:4 * i + 4])) for i, text in enumerate(sorted(order))}
     picks = set()
     for permutation in (order, list(reversed(order))):
         letters = {chr(65 + i): text for i, text in enumerate(permutation)}

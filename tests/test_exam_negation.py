@@ -6,8 +6,8 @@ from rag.exam import NEGATED_QUESTION, choose
 pytestmark = pytest.mark.fast
 
 # option B has the most support on every signal, D the least
-SCORES = {"A": {"use_both": 0.5, "cooccur": 0.5, "top5": 0.5}, "B": {"use_both": 0.9, "cooccur": 0.9, "top5": 0.9},
-          "C": {"use_both": 0.4, "cooccur": 0.4, "top5": 0.4}, "D": {"use_both": 0.1, "cooccur": 0.1, "top5": 0.1}}
+SCORES = {key: {signal: value for signal in ("use_both", "cooccur", "top5", "ranked")}
+          for key, value in {"A": 0.5, "B": 0.9, "C": 0.4, "D": 0.1}.items()}
 
 
 def picked(question: str) -> str:

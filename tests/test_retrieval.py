@@ -67,3 +67,29 @@ def test_search_returns_scored_hits(e5_assistant):
     assert len(hits) == 5
     assert all(isinstance(h.score, float) for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+class CountingEmbedder:
+    """The hash embedder, counting the texts it encodes."""
+
+    def __init__(self):
+        from rag.embed import HashEmbedder
+
+        self.inner, self.texts = HashEmbedder(), []
+
+    def encode(self, texts, query=False):
+        self.texts += list(texts)
+        return self.inner.encode(texts, query=query)
+
+
+def test_a_narrowed_query_reuses_the_vector_already_encoded_for_its_text():
+    embedder = CountingEmbedder()
+    stem = "Which placement group spreads instances across racks?"
+    exam = Query(f"{stem} A. Cluster B. Spread", {"hash": embedder}, {"hash": Query(stem, {}).embed_text("hash")})
+    own = exam.vector("hash")
+    narrowed = exam.narrowed(stem)
+    assert (narrowed.vector("hash") == own).all() and narrowed.tokens == Query(stem, {}).tokens
+    assert len(embedder.texts) == 1  # the stem was encoded once, for both queries
+    other = exam.narrowed("What is a cluster placement group?")
+    other.vector("hash")
+    assert len(embedder.texts) == 2  # a text never encoded is encoded
