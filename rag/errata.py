@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -30,7 +31,7 @@ class Erratum:
     url: str
     wrong: str | None = None
 
-    @property
+    @cached_property
     def key(self) -> str:
         return normalise(self.quote)
 
@@ -40,6 +41,7 @@ class Erratum:
         return not self.wrong or self.wrong in statement
 
 
+@lru_cache(maxsize=16384)  # every answer matches its candidate note lines, and they recur across questions
 def normalise(text: str) -> str:
     text = re.sub(r"^\s*(?:[-*+]|\d+\.)\s+", "", text)
     text = text.replace("**", "").replace("`", "")

@@ -59,21 +59,17 @@ def mass_share(mass: dict[str, float], tokens: list[str]) -> float:
     return sum(w for t, w in mass.items() if t in present) / sum(mass.values())
 
 
-def lexical_overlap(query_tokens: list[str], unit_tokens: list[str], idf: dict[str, float]) -> float:
-    """Share of the query's idf mass found in the unit (0..1)."""
-    return mass_share(idf_mass(query_tokens, idf), unit_tokens)
-
-
 def score_units(query: Query, data: IndexData, model_id: str, unit_ids: list[int],
                 idf: dict[str, float], lexical_weight: float) -> list[ScoredUnit]:
     """Each unit's match with the query: dense cosine plus weighted lexical overlap."""
     if not unit_ids:
         return []
     dense = data.unit_rows(model_id, unit_ids) @ query.vector(model_id)
+    mass = idf_mass(query.tokens, idf)
     out = []
     for index, cosine in zip(unit_ids, dense):
         unit = data.units[index]
-        lex = lexical_overlap(query.tokens, data.unit_tokens[index], idf)
+        lex = mass_share(mass, data.unit_tokens[index])
         out.append(ScoredUnit(index, float(cosine) + lexical_weight * lex, data.chunk_by_id[unit.chunk_id],
                               unit.line, unit.text))
     return out
@@ -223,6 +219,7 @@ def candidate_blocks(query: Query, hits: list[Hit], data: IndexData, model_id: s
     """Every block of the top hits' sections and of the `compared` ones, with its measured signals."""
     query_vector = query.vector(model_id)
     query_tokens = set(query.tokens)
+    mass = idf_mass(query.tokens, idf)
     out = []
     for rank, key in enumerate(dict.fromkeys([*candidate_sections(hits, params.candidate_hits), *compared])):
         heading = heading_tokens(key[1][-1]) if len(key[1]) > 1 else frozenset()
@@ -234,8 +231,8 @@ def candidate_blocks(query: Query, hits: list[Hit], data: IndexData, model_id: s
         for k, block in enumerate(blocks):
             ids = list(block.units)
             tokens = frozenset(t for i in ids for t in data.unit_tokens[i])
-            out.append(Candidate(block, dense[k], max(lexical_overlap(query.tokens, data.unit_tokens[i], idf) for i in ids),
-                                 lexical_overlap(query.tokens, list(tokens), idf), tokens, rank, named,
+            out.append(Candidate(block, dense[k], max(mass_share(mass, data.unit_tokens[i]) for i in ids),
+                                 mass_share(mass, tokens), tokens, rank, named,
                                  dense[k - 1] if k else dense[k], dense[k + 1] if k + 1 < len(blocks) else dense[k]))
     return out
 

@@ -34,8 +34,8 @@ import numpy as np
 
 from rag.compose import CitationList, render_line
 from rag.errata import matching
-from rag.evidence import (ScoredUnit, evidence_pool, lexical_overlap, names_identifier, out_of_scope, salient_terms,
-                          score_units, unknown_terms)
+from rag.evidence import (ScoredUnit, evidence_pool, idf_mass, mass_share, names_identifier, out_of_scope,
+                          salient_terms, score_units, unknown_terms)
 from rag.language import HANGUL, OPPOSITE, negation, qualified
 from rag.lexical import expand_query, expanded_terms, tokenize
 from rag.params import VerifyParams
@@ -140,10 +140,11 @@ def find_contrast(claim: str, sections: list[tuple], data, idf: dict[str, float]
         predicate = [t for t in claim_tokens - set().union(*headings.values()) if t in idf]
         if not predicate:
             return None
+        mass = idf_mass(predicate, idf)
         fits = {}
         for k in family:
             units = [i for chunk in data.chunks_by_section[k] for i in data.units_by_chunk.get(chunk.chunk_id, [])]
-            scored = [(lexical_overlap(predicate, data.unit_tokens[i], idf), i) for i in units]
+            scored = [(mass_share(mass, data.unit_tokens[i]), i) for i in units]
             fits[k] = max(scored, default=(0.0, -1))
         sibling = max((k for k in family if k != subject), key=lambda k: fits[k][0])
         fit, own = fits[sibling][0], fits[subject][0]
