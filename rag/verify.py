@@ -13,6 +13,8 @@ sentences. It is *contradicted* when, against that evidence:
   the same where it says different ones ("the same rack" / "서로 다른 랙");
 - the polarity flips (`cannot`, 않는다, 없다 on one side only) against a line
   that speaks of the negated word;
+- it says "only X" where a note line lists X beside another name ("only on
+  Linux" / "Linux 및 Windows를 비롯한 여러 가지 운영 체제에서 작동한다");
 - it says the wrong part of a known erratum (the notes themselves are wrong).
 
 Otherwise it is *supported* when one note sentence carries it: the claim's
@@ -208,6 +210,36 @@ def find_qualifier_clash(sentence: str, evidence: list[ScoredUnit]) -> tuple[str
     return None
 
 
+# "only X" in a claim: English "only (on) X …" up to a clause break, Korean "X (인스턴스)에서만/에만/만"
+WORD = r"[A-Za-z0-9/-]+(?:\.[A-Za-z0-9/-]+)*"  # m5.large, T2/T3, not a sentence's full stop
+ONLY_SCOPE = re.compile(r"\bonly\b(?:\s+" + WORD + r"){1,6}?(?=[,.;]|\s+(?:but|while|when|so|because)\b|$)"
+                        r"|[A-Za-z](?:" + WORD + r")?(?:\s+[가-힣]+?)?(?:에서만|에만|(?<!뿐)만)(?=[\s.,]|$)", re.IGNORECASE)
+NAME = re.compile(r"[A-Za-z](?:" + WORD + ")?")
+SCOPE_WORDS = frozenset("only on in with for to the a an and or of".split())
+# a note line listing names together: "Linux 및 Windows", "EC2 인스턴스뿐만 아니라 S3, DynamoDB", "Linux, MacOS"
+LISTED_WITH = r"(?:\s*[가-힣]*)?\s*(?:및|와|과|,|뿐만\s+아니라|말고도|외에도|\band\b|\bor\b|as\s+well\s+as)\s*"
+
+
+def find_wider_scope(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, ScoredUnit] | None:
+    """A claim that says "only X" against a note line that lists X beside another name: "Hibernate works only
+    on Linux instances" / "Linux 및 Windows를 비롯한 여러 가지 운영 체제에서 작동한다". A line that itself says
+    "X만" agrees with the claim. Returns the "only" phrase and the line."""
+    for scope in ONLY_SCOPE.finditer(sentence):
+        named = {w.lower() for w in NAME.findall(scope.group())} - SCOPE_WORDS
+        for unit in evidence:
+            text = unit.text
+            for x in named:
+                own = re.search(r"(?<![\w.-])" + re.escape(x) + r"(?![\w.-])", text, re.IGNORECASE)
+                if own is None or re.match(r"\s*[가-힣]*(?:에서만|에만|(?<!뿐)만)(?=[\s.,]|$)|\s+only\b", text[own.end():]):
+                    continue
+                after = re.match(LISTED_WITH + "(" + NAME.pattern + ")", text[own.end():])
+                before = re.search("(" + NAME.pattern + ")" + LISTED_WITH + "$", text[:own.start()])
+                others = {m.group(1).lower() for m in (after, before) if m} - named
+                if others:
+                    return scope.group().strip(), unit
+    return None
+
+
 def find_contradiction(sentence: str, evidence: list[ScoredUnit],
                        params: VerifyParams = VerifyParams()) -> tuple[str, ScoredUnit] | None:
     """The wrong part of `sentence` and the note sentence that shows it, if they disagree."""
@@ -274,7 +306,8 @@ def examine(query, hits, context: AnswerContext) -> Examination:
     erratum = matching(units[0].text, context.errata)
     if erratum is not None and erratum.repeated_in(sentence):  # it repeats what AWS documentation corrects
         return Examination("contradicted", erratum.wrong or sentence, units[:1], [])
-    found = find_contradiction(sentence, units[:params.evidence_lines], params)
+    found = (find_contradiction(sentence, units[:params.evidence_lines], params)
+             or find_wider_scope(sentence, units[:params.scope_lines]))
     if found:
         span, unit = found
         return Examination("contradicted", span, [unit], [])

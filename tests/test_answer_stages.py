@@ -21,7 +21,7 @@ from rag.pipeline import validate_citations
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows
 from rag.types import Chunk, Citation, Hit, section_title
 from rag.verify import (Support, best_support, digits, find_contradiction, find_qualifier_clash, find_swapped_pair,
-                         names_sibling, negated_word, support_of, supported, with_verb)
+                         find_wider_scope, names_sibling, negated_word, support_of, supported, with_verb)
 
 NESTED = """# SOA 시험 대비
 ## Troubleshooting EC2 Launch Issues
@@ -234,6 +234,31 @@ def test_the_pick_does_not_depend_on_the_order_of_the_options(order, values):
 
 def unit(text, score=1.2, heading="Spread Placement Group (분산 배치 그룹)"):
     return ScoredUnit(0, score, Chunk("c", "n.md", ("SOA", heading), 1, 2, text, 5), 1, text)
+
+
+@pytest.mark.parametrize("claim, line, struck", [
+    ("EC2 Hibernate works only on Linux instances.", "Linux 및 Windows를 비롯한 여러 가지 운영 체제에서 작동한다.",
+     "only on Linux instances"),
+    ("Resource groups can include only EC2 instances.", "EC2 인스턴스뿐만 아니라 S3, DynamoDB, Lambda 등과 함께 작동한다.",
+     "only EC2 instances"),
+    ("EC2 Hibernate는 Linux 인스턴스에서만 동작한다.", "Linux 및 Windows 및 다른 운영체제도 지원된다.", "Linux 인스턴스에서만"),
+    ("Only m5.large instances can do this.", "m5.large, m5.xlarge 등이 가능하다.", "Only m5.large instances can do this"),
+])
+def test_only_x_is_struck_against_a_line_that_lists_x_with_another_name(claim, line, struck):
+    found = find_wider_scope(claim, [unit("관련 없는 줄이다."), unit(line)])
+    assert found is not None and found[0] == struck and found[1].text == line
+
+
+@pytest.mark.parametrize("claim, line", [
+    ("A CLB supports only one SSL certificate.", "CLB의 경우 하나의 SSL 인증서만 지원할 수 있고, ALB v2의 경우 여러 "
+                                                 "리스너와 여러 SSL 인증서를 지원할 수 있다."),  # the line says "만" too
+    ("Session Manager supports only Linux and Windows.", "Linux 및 Windows를 지원한다."),  # both listed in the claim
+    ("EC2 Hibernate works on Linux instances.", "Linux 및 Windows를 지원한다."),  # no "only"
+    ("하지만 EC2는 괜찮다.", "EC2와 S3를 지원한다."),  # 하지만 is "but", not "only"
+    ("Hibernate works only on Linux instances.", "Linux 인스턴스에서 동작한다."),  # the line lists nothing else
+])
+def test_only_x_stands_when_the_line_agrees_or_lists_nothing_else(claim, line):
+    assert find_wider_scope(claim, [unit(line)]) is None
 
 
 def test_a_different_number_is_struck_with_the_line_that_shows_it():
