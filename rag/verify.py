@@ -89,9 +89,15 @@ def _members(text: str, family) -> dict[int, str]:
     return found
 
 
+SPELLED = {w: str(n) for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
+SPELLED_SPAN = re.compile(r"\b(" + "|".join(SPELLED) + r")[-\s](?:hour|minute|second|day|week|month|year)s?\b",
+                          re.IGNORECASE)  # "a rolling one-hour window": a number only with its unit
+
+
 def _numbers(text: str) -> list[tuple[str, set[str]]]:
-    """Number phrases of `text` with the bare numbers each holds."""
-    return [(m.group().strip(), set(re.findall(r"\d+(?:\.\d+)?", m.group()))) for m in NUMBER.finditer(text)]
+    """Number phrases of `text` with the bare numbers each holds, a spelled-out one with a unit included."""
+    return ([(m.group().strip(), set(re.findall(r"\d+(?:\.\d+)?", m.group()))) for m in NUMBER.finditer(text)]
+            + [(m.group(), {SPELLED[m.group(1).lower()]}) for m in SPELLED_SPAN.finditer(text)])
 
 
 @dataclass(frozen=True)

@@ -261,6 +261,13 @@ def test_only_x_stands_when_the_line_agrees_or_lists_nothing_else(claim, line):
     assert find_wider_scope(claim, [unit(line)]) is None
 
 
+def test_a_spelled_out_number_with_its_unit_is_a_number_too():
+    line = unit("24시간을 기준으로 인스턴스 평균 CPU 사용률이 기준 사용률을 초과하면 요금을 낸다.")
+    found = find_contradiction("The charge is based on average CPU over a rolling one-hour window.", [line])
+    assert found is not None and found[0] == "one-hour"
+    assert digits("one of the instances, two targets") == set()  # a number word without a unit of time is no number
+
+
 def test_a_different_number_is_struck_with_the_line_that_shows_it():
     span, evidence = find_contradiction("A spread placement group allows 10 instances per AZ.",
                                         [unit("이는 한 AZ 당 7개의 EC2 인스턴스로 제한되어 있다.")])
