@@ -13,6 +13,8 @@ sentences. It is *contradicted* when, against that evidence:
   the same where it says different ones ("the same rack" / "서로 다른 랙");
 - the polarity flips (`cannot`, 않는다, 없다 on one side only) against a line
   that speaks of the negated word;
+- it compares two things the other way round ("the Spot price drops below the
+  max price" / "max price가 spot price 보다 작아지면");
 - it says "only X" where a note line lists X beside another name ("only on
   Linux" / "Linux 및 Windows를 비롯한 여러 가지 운영 체제에서 작동한다");
 - it says the wrong part of a known erratum (the notes themselves are wrong).
@@ -193,6 +195,53 @@ def find_swapped_pair(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, S
     return None
 
 
+LESS, MORE = "<", ">"
+DETERMINER = r"(?:(?:the|a|an|your|my|our|its|their)\s+)?"
+OPERAND_WORD = (r"(?!(?:you|your|that|which|who|the|a|an|and|or|is|are|it|when|if|then|drops?|falls?|goes|becomes?|gets?"
+                r"|rises?|exceeds?)\b)[A-Za-z가-힣][\w.-]*")
+OPERAND = DETERMINER + r"(?P<{0}>" + OPERAND_WORD + r"(?:\s+" + OPERAND_WORD + r"){{0,2}})"
+# "A drops below B", "A exceeds B"; "A가 B보다 작아지면", "A가 B를 초과하면", "A가 B 미만이면"
+COMPARISONS = (
+    re.compile(OPERAND.format("a") + r"\s+(?P<rel>(?:(?:drops?|falls?|goes|is|are|becomes?|gets?|rises?)\s+)?"
+               r"(?:below|under|lower than|less than|above|over|higher than|more than|greater than)|exceeds?)\s+"
+               + OPERAND.format("b") + r"(?=[\s,.;]|$)", re.IGNORECASE),
+    re.compile(OPERAND.format("a") + r"(?:가|이|는|은)\s+" + OPERAND.format("b")
+               + r"\s*(?P<rel>보다\s*(?:작|낮|적|크|높|많)\S*|(?:를|을)\s*(?:초과|넘)\S*|\s*(?:미만|이하|이상|초과)\S*)"),
+)
+LOWER = re.compile(r"below|under|lower|less|작|낮|적|미만|이하", re.IGNORECASE)
+
+
+def comparisons(text: str) -> list[tuple[str, str, str, str]]:
+    """(left operand, right operand, < or >, the relation as written) for each comparison in `text`."""
+    found = []
+    for pattern in COMPARISONS:
+        for m in pattern.finditer(text):
+            found.append((m.group("a"), m.group("b"), LESS if LOWER.search(m.group("rel")) else MORE, m.group("rel")))
+    return found
+
+
+def find_reversed_comparison(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, ScoredUnit] | None:
+    """A claim that compares two things the other way round from a note line: "the Spot price drops below the
+    max price" against "max price가 spot price 보다 작아지면". The operands are matched by their terms (glossary
+    translations count): each of one pairing at least half alike, and that pairing clearly ahead of the other.
+    Returns the claim's relation."""
+    def overlap(x: str, y: str) -> float:
+        tx, ty = expanded_terms(x), expanded_terms(y)
+        return len(tx & ty) / len(tx | ty) if tx | ty else 0.0
+
+    for a, b, relation, written in comparisons(sentence):
+        for unit in evidence:
+            for la, lb, line_relation, _ in comparisons(unit.text):
+                straight = (overlap(a, la), overlap(b, lb))
+                crossed = (overlap(a, lb), overlap(b, la))
+                if max(min(straight), min(crossed)) < 0.5 or abs(sum(straight) - sum(crossed)) < 0.5:
+                    continue  # the operands are not the same two things, or cannot be told apart
+                same_order = sum(straight) > sum(crossed)
+                if (relation == line_relation) != same_order:
+                    return written, unit
+    return None
+
+
 def find_qualifier_clash(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, ScoredUnit] | None:
     """The claim qualifies a thing the opposite way from a note line: several where the line allows only one
     ("multiple patch baselines" against "하나의 패치 베이스라인에만"), the same where it says different ones
@@ -268,7 +317,8 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit],
             alias = next(iter(said.values()))
             only = re.search(r"only\s+(?:\w+\s+){0,3}?" + re.escape(alias), sentence, re.IGNORECASE)
             return (only.group() if only else alias), best
-    clash = find_swapped_pair(sentence, evidence[:2]) or find_qualifier_clash(sentence, evidence[:2])
+    clash = (find_swapped_pair(sentence, evidence[:2]) or find_qualifier_clash(sentence, evidence[:2])
+             or find_reversed_comparison(sentence, evidence[:2]))
     if clash:
         return clash
     stated, noted_negation = negation(sentence), negation(best.text)

@@ -20,8 +20,9 @@ from rag.params import ComposeParams, ExamParams, ParamsError, VerifyParams, par
 from rag.pipeline import validate_citations
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows
 from rag.types import Chunk, Citation, Hit, section_title
-from rag.verify import (Support, best_support, digits, find_contradiction, find_qualifier_clash, find_swapped_pair,
-                         find_wider_scope, names_sibling, negated_word, support_of, supported, with_verb)
+from rag.verify import (Support, best_support, digits, find_contradiction, find_qualifier_clash,
+                         find_reversed_comparison, find_swapped_pair, find_wider_scope, names_sibling, negated_word,
+                         support_of, supported, with_verb)
 
 NESTED = """# SOA 시험 대비
 ## Troubleshooting EC2 Launch Issues
@@ -259,6 +260,19 @@ def test_only_x_is_struck_against_a_line_that_lists_x_with_another_name(claim, l
 ])
 def test_only_x_stands_when_the_line_agrees_or_lists_nothing_else(claim, line):
     assert find_wider_scope(claim, [unit(line)]) is None
+
+
+@pytest.mark.parametrize("claim, struck", [
+    ("A Spot Instance is stopped when the Spot price drops below the max price you set.", "drops below"),
+    ("A Spot Instance is stopped when the max price exceeds the Spot price.", "exceeds"),
+    ("A Spot Instance is stopped when the max price drops below the Spot price.", None),  # what the line says
+    ("A Spot Instance is stopped when the Spot price exceeds your max price.", None),  # the same, turned round
+    ("A Spot Instance is stopped when the Spot price drops below the on-demand price.", None),  # other operands
+])
+def test_a_comparison_turned_the_other_way_round_is_struck(claim, struck):
+    line = unit("max price가 spot price 보다 작아지면 인스턴스는 중지 과정에 들어간다.")
+    found = find_reversed_comparison(claim, [line])
+    assert (found[0] if found else None) == struck
 
 
 def test_a_spelled_out_number_with_its_unit_is_a_number_too():
