@@ -13,6 +13,8 @@ sentences. It is *contradicted* when, against that evidence:
   the same where it says different ones ("the same rack" / "서로 다른 랙");
 - the polarity flips (`cannot`, 않는다, 없다 on one side only) against a line
   that speaks of the negated word;
+- it says by hand where a note line says automatically, or the reverse
+  ("직접 다시 시작해야 한다" / "자동으로 인스턴스를 다시 시작한다");
 - it compares two things the other way round ("the Spot price drops below the
   max price" / "max price가 spot price 보다 작아지면");
 - it says "only X" where a note line lists X beside another name ("only on
@@ -242,6 +244,37 @@ def find_reversed_comparison(sentence: str, evidence: list[ScoredUnit]) -> tuple
     return None
 
 
+# how a thing happens: by itself, or by the user's hand; the words after the marker say what happens
+AUTOMATIC = re.compile(r"\b(?:automatically|automatic)\b|자동으로|자동", re.IGNORECASE)
+MANUAL = re.compile(r"\b(?:manually|manual|by hand|yourself)\b|수동으로|수동|(?:사용자가\s*)?직접", re.IGNORECASE)
+
+
+def find_mode_clash(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, ScoredUnit] | None:
+    """The claim says a thing happens by hand where a note line says it happens automatically, or the reverse:
+    "사용자가 인스턴스를 직접 다시 시작해야 한다" against "자동으로 인스턴스를 다시 시작한다". The words after
+    each marker must share a term (the same action), and a line that says both modes clashes with neither.
+    Returns the claim's marker with the words after it."""
+    def acts(text: str, marker: re.Pattern) -> list[tuple[str, set[str]]]:
+        out = []
+        for m in marker.finditer(text):
+            after = " ".join(text[m.end():].split()[:3])
+            out.append((f"{m.group()} {after}".strip(" .,"), set(expanded_terms(after))))
+        return out
+
+    for said_mode, other_mode in ((MANUAL, AUTOMATIC), (AUTOMATIC, MANUAL)):
+        claimed = acts(sentence, said_mode)
+        if not claimed or other_mode.search(sentence):
+            continue
+        for unit in evidence:
+            if said_mode.search(unit.text):
+                continue
+            for _, noted in acts(unit.text, other_mode):
+                for phrase, terms in claimed:
+                    if terms & noted:
+                        return phrase, unit
+    return None
+
+
 def find_qualifier_clash(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, ScoredUnit] | None:
     """The claim qualifies a thing the opposite way from a note line: several where the line allows only one
     ("multiple patch baselines" against "하나의 패치 베이스라인에만"), the same where it says different ones
@@ -318,7 +351,7 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit],
             only = re.search(r"only\s+(?:\w+\s+){0,3}?" + re.escape(alias), sentence, re.IGNORECASE)
             return (only.group() if only else alias), best
     clash = (find_swapped_pair(sentence, evidence[:2]) or find_qualifier_clash(sentence, evidence[:2])
-             or find_reversed_comparison(sentence, evidence[:2]))
+             or find_reversed_comparison(sentence, evidence[:2]) or find_mode_clash(sentence, evidence[:2]))
     if clash:
         return clash
     stated, noted_negation = negation(sentence), negation(best.text)

@@ -21,7 +21,8 @@ from rag.pipeline import validate_citations
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows
 from rag.types import Chunk, Citation, Hit, section_title
 from rag.verify import (Support, best_support, digits, find_contradiction, find_qualifier_clash,
-                         find_reversed_comparison, find_swapped_pair, find_wider_scope, names_sibling, negated_word,
+                         find_mode_clash, find_reversed_comparison, find_swapped_pair, find_wider_scope, names_sibling,
+                         negated_word,
                          support_of, supported, with_verb)
 
 NESTED = """# SOA 시험 대비
@@ -273,6 +274,22 @@ def test_a_comparison_turned_the_other_way_round_is_struck(claim, struck):
     line = unit("max price가 spot price 보다 작아지면 인스턴스는 중지 과정에 들어간다.")
     found = find_reversed_comparison(claim, [line])
     assert (found[0] if found else None) == struck
+
+
+@pytest.mark.parametrize("claim, struck", [
+    ("스팟 요청이 활성 상태이더라도 사용자가 인스턴스를 직접 다시 시작해야 한다.", "직접 다시 시작해야 한다"),
+    ("스팟 요청이 활성 상태면 인스턴스를 자동으로 다시 시작한다.", None),  # what the line says
+    ("스팟 요청이 활성 상태면 인스턴스를 직접 삭제해야 한다.", None),  # another action
+])
+def test_by_hand_where_the_notes_say_automatically_is_struck(claim, struck):
+    line = unit("영구 요청에 경우 스팟 인스턴스를 중지하고 스팟 요청이 활성 상태인 경우 자동으로 인스턴스를 다시 시작한다.")
+    found = find_mode_clash(claim, [line])
+    assert (found[0] if found else None) == struck
+
+
+def test_a_line_that_says_both_modes_clashes_with_neither():
+    line = unit("자동으로 다시 시작하거나 사용자가 직접 다시 시작할 수 있다.")
+    assert find_mode_clash("사용자가 인스턴스를 직접 다시 시작해야 한다.", [line]) is None
 
 
 def test_a_spelled_out_number_with_its_unit_is_a_number_too():
