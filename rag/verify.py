@@ -94,8 +94,9 @@ def _members(text: str, family) -> dict[int, str]:
 
 
 SPELLED = {w: str(n) for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
-SPELLED_SPAN = re.compile(r"\b(" + "|".join(SPELLED) + r")[-\s](?:hour|minute|second|day|week|month|year)s?\b",
-                          re.IGNORECASE)  # "a rolling one-hour window": a number only with its unit
+SPELLED_SPAN = re.compile(r"\b(" + "|".join(SPELLED) + r")[-\s](?:hour|minute|second|day|week|month|year)s?\b"
+                          r"(?:\s+(?!(?:of|in|on|at|to|for|and|or|the|a|an|is|are)\b)[A-Za-z]+)?",
+                          re.IGNORECASE)  # "a rolling one-hour window": a number only with its unit (and its noun)
 
 
 def _numbers(text: str) -> list[tuple[str, set[str]]]:
