@@ -112,9 +112,11 @@ class VerifyParams:
                                           "this (e5 cosine + lexical); below it the pair is too loose to judge polarity")
     pool_sections: int = param(3, "evidence comes from the top this many hit sections")
     pool_lectures: int = param(2, "… and the lectures of the top this many hits")
-    scope_lines: int = param(20, "a claim's \"only X\" is checked against this many best pool lines for a list naming X "
-                                 "beside another name; dev (84 statements): false statements caught 17 -> 18 of 35 at 3 "
-                                 "or 5 lines, 19 at 10, 20 at 20 and 40; no true one lost")
+    wide_lines: int = param(20, "the checks that read past the best evidence lines read this many best pool lines: a "
+                                "claim's \"only X\" against a line listing X beside another name (dev, 84 statements: "
+                                "false caught 17 -> 18 of 35 at 3 or 5 lines, 19 at 10, 20 at 20 and 40), and a family "
+                                "member's predicate in a line about a sibling (then 24 -> 24 at 3, 25 from 5 to 20); no "
+                                "true statement lost")
     evidence_lines: int = param(3, "the contradiction finder and the support test look at this many best evidence lines")
     support_coverage: float = param(0.8, "'supported' needs a note sentence holding at least this share of the claim's "
                                          "key terms (glossary translations count); bench/fit_verify.py grid on dev "

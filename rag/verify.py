@@ -17,6 +17,9 @@ sentences. It is *contradicted* when, against that evidence:
   ("직접 다시 시작해야 한다" / "자동으로 인스턴스를 다시 시작한다");
 - it compares two things the other way round ("the Spot price drops below the
   max price" / "max price가 spot price 보다 작아지면");
+- it says of one member of a family what a note line says of another, by the
+  line's own words or the label above its list ("… detected by the system
+  status check" / "- 손상된 파일 시스템" under "인스턴스 상태 확인은 …");
 - it says "only X" where a note line lists X beside another name ("only on
   Linux" / "Linux 및 Windows를 비롯한 여러 가지 운영 체제에서 작동한다");
 - it says the wrong part of a known erratum (the notes themselves are wrong).
@@ -250,6 +253,56 @@ AUTOMATIC = re.compile(r"\b(?:automatically|automatic)\b|자동으로|자동", r
 MANUAL = re.compile(r"\b(?:manually|manual|by hand|yourself)\b|수동으로|수동|(?:사용자가\s*)?직접", re.IGNORECASE)
 
 
+CONTEXT_LINES = 8  # how far back a note line's context is looked for: the label above its list
+BULLET_LINE = re.compile(r"^(\s*)(?:[-*+]|\d+\.)\s+")
+
+
+def member_context(unit: ScoredUnit, family) -> dict[int, str]:
+    """The members of `family` a note line speaks of: those it names, else those its parent names (the nearest
+    line above it in its chunk that is not a sibling item of the same list: "인스턴스 상태 확인은 …" above
+    "- 손상된 파일 시스템"), else its heading. Sibling items name their own members, not the line's."""
+    named = _members(unit.text, family)
+    if named:
+        return named
+    lines = unit.chunk.text.split("\n")
+    position = unit.line - unit.chunk.line_start
+    if 0 <= position < len(lines):
+        item = BULLET_LINE.match(lines[position])
+        for above in reversed(lines[max(0, position - CONTEXT_LINES):position]):
+            sibling = BULLET_LINE.match(above)
+            if item and sibling and len(sibling.group(1)) >= len(item.group(1)):
+                continue  # an item of the same list (or deeper)
+            named = _members(above, family)
+            if named:
+                return named
+    return _members(unit.chunk.heading_path[-1], family)
+
+
+def find_misplaced_member(sentence: str, evidence: list[ScoredUnit], data, idf: dict[str, float],
+                          params: VerifyParams = VerifyParams()) -> tuple[str, ScoredUnit] | None:
+    """The claim says of one member of a family what the notes say of another: the line that best holds the
+    claim's predicate (its words without the family's names) speaks of a sibling, by its own words or by the
+    label above it. "Memory exhaustion and a corrupted file system … are detected by the system status check"
+    against "- 손상된 파일 시스템" under "인스턴스 상태 확인은 …"."""
+    for family in FAMILIES:
+        said = _members(sentence, family)
+        if not said:
+            continue
+        names = {t for aliases in family for alias in aliases for t in expanded_terms(alias)}
+        predicate = [t for t in expanded_terms(sentence) if t not in names and t in idf]
+        if not predicate:
+            continue
+        mass = idf_mass(predicate, idf)
+        fit, unit = max(((mass_share(mass, data.unit_tokens[u.index]), u) for u in evidence), key=lambda p: p[0],
+                        default=(0.0, None))
+        if unit is None or fit < params.contrast_min_fit:
+            continue
+        noted = member_context(unit, family)
+        if noted and not set(said) & set(noted):
+            return next(iter(said.values())), unit
+    return None
+
+
 def find_mode_clash(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, ScoredUnit] | None:
     """The claim says a thing happens by hand where a note line says it happens automatically, or the reverse:
     "사용자가 인스턴스를 직접 다시 시작해야 한다" against "자동으로 인스턴스를 다시 시작한다". The words after
@@ -397,7 +450,8 @@ def examine(query, hits, context: AnswerContext) -> Examination:
     if erratum is not None and erratum.repeated_in(sentence):  # it repeats what AWS documentation corrects
         return Examination("contradicted", erratum.wrong or sentence, units[:1], [])
     found = (find_contradiction(sentence, units[:params.evidence_lines], params)
-             or find_wider_scope(sentence, units[:params.scope_lines]))
+             or find_wider_scope(sentence, units[:params.wide_lines])
+             or find_misplaced_member(sentence, units[:params.wide_lines], data, context.idf, params))
     if found:
         span, unit = found
         return Examination("contradicted", span, [unit], [])

@@ -21,7 +21,7 @@ from rag.pipeline import validate_citations
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows
 from rag.types import Chunk, Citation, Hit, section_title
 from rag.verify import (Support, best_support, digits, find_contradiction, find_qualifier_clash,
-                         find_mode_clash, find_reversed_comparison, find_swapped_pair, find_wider_scope, names_sibling,
+                         find_misplaced_member, find_mode_clash, find_reversed_comparison, find_swapped_pair, find_wider_scope, names_sibling,
                          negated_word,
                          support_of, supported, with_verb)
 
@@ -290,6 +290,53 @@ def test_by_hand_where_the_notes_say_automatically_is_struck(claim, struck):
 def test_a_line_that_says_both_modes_clashes_with_neither():
     line = unit("자동으로 다시 시작하거나 사용자가 직접 다시 시작할 수 있다.")
     assert find_mode_clash("사용자가 인스턴스를 직접 다시 시작해야 한다.", [line]) is None
+
+
+STATUS_CHECKS = """시스템 상태 확인은 인스턴스가 실행 중인 AWS 시스템을 모니터링합니다.
+
+-   네트워크 연결 손실
+-   시스템 전원 손실
+
+인스턴스 상태 확인은 개별 인스턴스의 소프트웨어 및 네트워크 구성을 모니터링합니다.
+
+-   메모리 부족
+-   손상된 파일 시스템"""
+
+
+def status_line(text):
+    """A note line of STATUS_CHECKS as a scored unit, with the lexical data `find_misplaced_member` reads."""
+    from types import SimpleNamespace
+
+    from rag.lexical import tokenize
+
+    lines = STATUS_CHECKS.split("\n")
+    number = next(k for k, line in enumerate(lines, 1) if line.strip().lstrip("- ").strip() == text)
+    chunk = Chunk("c", "n.md", ("SOA", "EC2 Instance Status Checks"), 1, len(lines), STATUS_CHECKS, 30)
+    return ScoredUnit(0, 1.0, chunk, number, text), SimpleNamespace(unit_tokens=[tokenize(text)])
+
+
+@pytest.mark.parametrize("claim, struck", [
+    ("A corrupted file system on an instance is detected by the system status check.", "system status"),
+    ("A corrupted file system on an instance is detected by the instance status check.", None),
+])
+def test_a_list_item_speaks_of_the_member_its_label_names(claim, struck):
+    line, data = status_line("손상된 파일 시스템")
+    found = find_misplaced_member(claim, [line], data, {"corrupted": 3.0, "file": 2.0, "손상": 3.0, "파일": 2.0,
+                                                        "detect": 1.0})
+    assert (found[0] if found else None) == struck
+
+
+def test_a_list_item_takes_the_label_above_its_list_not_a_sibling_item():
+    from rag.verify import FAMILIES, member_context
+
+    line, _ = status_line("시스템 전원 손실")  # past the sibling item and the blank line, to its label
+    status = next(f for f in FAMILIES if ("system status", "시스템 상태") in f)
+    assert member_context(line, status) == {0: "시스템 상태"}
+    options = "구매 옵션\n-   Reserved (1 & 3 Year)\n-   Capacity Reservations (용량 예약)"
+    chunk = Chunk("c", "n.md", ("SOA", "구매 옵션"), 1, 3, options, 10)
+    purchase = next(f for f in FAMILIES if ("on-demand", "온디맨드") in f)
+    item = ScoredUnit(0, 1.0, chunk, 3, "Capacity Reservations (용량 예약)")
+    assert member_context(item, purchase) == {}  # "Reserved" above is a sibling item, not its label
 
 
 def test_a_spelled_out_number_with_its_unit_is_a_number_too():
