@@ -122,7 +122,7 @@ class VerifyParams:
                                          "key terms (glossary translations count); bench/fit_verify.py grid on dev "
                                          "(64 dev statements, leave-one-out: 16/26 true confirmed, 4/27 false, 0/11 not covered)")
     contrast_min_fit: float = param(0.35, "a sibling section's line must hold this idf share of the claim's predicate to "
-                                          "contradict it in meaning (rag.verify.find_contrast). Dev grid (84 statements, "
+                                          "contradict it in meaning (rag.contradiction.find_contrast). Dev grid (84 statements, "
                                           "fit 0.3-0.5 x margin 0.1-0.25): false caught 21 of 35 from 0.3 to 0.35 at margins "
                                           "0.1-0.2, 20 at 0.4, 19 at 0.5; no true statement contradicted anywhere on the grid")
     contrast_margin: float = param(0.2, "… and this much more than the best line of the section the claim names")

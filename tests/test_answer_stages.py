@@ -20,10 +20,10 @@ from rag.params import ComposeParams, ExamParams, ParamsError, VerifyParams, par
 from rag.pipeline import validate_citations
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows
 from rag.types import Chunk, Citation, Hit, section_title
-from rag.verify import (Support, best_support, digits, find_contradiction, find_qualifier_clash,
-                         find_misplaced_member, find_mode_clash, find_reversed_comparison, find_swapped_pair, find_wider_scope, names_sibling,
-                         negated_word,
-                         support_of, supported, with_verb)
+from rag.contradiction import (digits, find_contradiction, find_misplaced_member, find_mode_clash, find_qualifier_clash,
+                               find_reversed_comparison, find_swapped_pair, find_wider_scope, names_sibling,
+                               negated_word, with_verb)
+from rag.verify import Support, best_support, support_of, supported
 
 NESTED = """# SOA 시험 대비
 ## Troubleshooting EC2 Launch Issues
@@ -327,7 +327,7 @@ def test_a_list_item_speaks_of_the_member_its_label_names(claim, struck):
 
 
 def test_a_list_item_takes_the_label_above_its_list_not_a_sibling_item():
-    from rag.verify import FAMILIES, member_context
+    from rag.contradiction import FAMILIES, member_context
 
     line, _ = status_line("시스템 전원 손실")  # past the sibling item and the blank line, to its label
     status = next(f for f in FAMILIES if ("system status", "시스템 상태") in f)
