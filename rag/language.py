@@ -114,7 +114,17 @@ def qualified(text: str) -> list[tuple[str, str, str]]:
             for pattern in patterns for m in pattern.finditer(text)]
 
 
+CONDITION = re.compile(r"(?:으면|면|다면)$")  # "바꾸지 않으면": a condition, not a denial
+CONDITION_AFTER = re.compile(r"\s+(?:한|경우)(?![가-힣])")  # "설정하지 않는 한", "설정하지 않을 경우"
+
+
 def negation(text: str) -> str | None:
-    """The first negated predicate in `text`, in either language."""
-    match = ENGLISH.negation.search(text) or KOREAN.negation.search(text)
-    return match.group() if match else None
+    """The first negated predicate in `text`, in either language: not a name ("No-Reboot") and not a negated
+    condition ("따로 바꾸지 않으면"), which says when, not what is not."""
+    for profile in (ENGLISH, KOREAN):
+        for match in profile.negation.finditer(text):
+            if (text[match.end():match.end() + 1] == "-" or CONDITION.search(match.group())
+                    or CONDITION_AFTER.match(text[match.end():])):
+                continue
+            return match.group()
+    return None

@@ -339,6 +339,21 @@ def test_a_list_item_takes_the_label_above_its_list_not_a_sibling_item():
     assert member_context(item, purchase) == {}  # "Reserved" above is a sibling item, not its label
 
 
+@pytest.mark.parametrize("text, negated", [
+    ("It does not launch replacement instances.", "not launch"),
+    ("인스턴스를 포함시킬 수 없다.", "수 없다"),
+    ("Create the image with the No-Reboot option.", None),  # a name, not a denial
+    ("따로 바꾸지 않으면 인스턴스를 중지한다.", None),  # a condition says when, not what is not
+    ("설정하지 않는 한 기본값을 쓴다.", None),
+    ("설정하지 않을 경우 기본값을 쓴다.", None),
+    ("따로 바꾸지 않으면 인스턴스를 중지하지 않고 만든다.", "중지하지 않고"),  # the denial after the condition
+])
+def test_a_negation_is_a_denial_not_a_name_or_a_condition(text, negated):
+    from rag.language import negation
+
+    assert negation(text) == negated
+
+
 def test_a_spelled_out_number_with_its_unit_is_a_number_too():
     line = unit("24시간을 기준으로 인스턴스 평균 CPU 사용률이 기준 사용률을 초과하면 요금을 낸다.")
     found = find_contradiction("The charge is based on average CPU over a rolling one-hour window.", [line])
