@@ -18,7 +18,9 @@ against that evidence:
 - it says by hand where a note line says automatically, or the reverse
   ("직접 다시 시작해야 한다" / "자동으로 인스턴스를 다시 시작한다");
 - the polarity flips (`cannot`, 않는다, 없다 on one side only) against a line
-  that speaks of the negated word;
+  that speaks of the negated word (an English claim meets a Korean line's
+  denied word through the glossary: "needs SSH access" / "SSH 액세스 권한을
+  필요로 하지 않는다");
 - it says "only X" where a note line lists X beside another name ("only on
   Linux" / "Linux 및 Windows를 비롯한 여러 가지 운영 체제에서 작동한다");
 - it says of one member of a contrast set what the notes say of another: a
@@ -404,7 +406,17 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit],
             begin = len(prefix[0]) + 1 if len(prefix) > 1 else 0
             end = sentence.find(" ", start + len(stem))
             return sentence[begin:end if end > 0 else len(sentence)].strip(" ."), best
+        if not HANGUL.search(sentence):  # an English claim: the word the line denies, through the glossary
+            denied = expanded_terms(negated_word(noted_negation, best.text))
+            for word in re.finditer(r"[A-Za-z][A-Za-z-]*", sentence):
+                if expanded_terms(word.group()) & denied:
+                    found = re.match(r"[A-Za-z-]+(?:\s+(?!" + CLAUSE_WORD + r")[A-Za-z0-9-]+){0,2}",
+                                     sentence[word.start():], re.IGNORECASE)
+                    return found.group(), best
     return None
+
+
+AUXILIARY_VERBS = ("하지", "되지", "있지")  # "필요로 하지 않는다": the word denied is the one before
 
 
 def negated_word(stated: str, sentence: str) -> str:
@@ -414,7 +426,7 @@ def negated_word(stated: str, sentence: str) -> str:
     if re.match(r"[A-Za-z]", stated):  # "not X", "cannot X", "never X": the word after the negation
         after = sentence[sentence.find(stated) + len(stated):].split()
         return words[-1] if len(words) > 1 else (after[0] if after else stated)
-    if len(words) > 1 and not re.match(r"(?:지|수)[는도가]?\b", words[0]):
+    if len(words) > 1 and not re.match(r"(?:지|수)[는도가]?\b", words[0]) and words[0] not in AUXILIARY_VERBS:
         return words[0]
     before = sentence[:sentence.find(stated)].split()
     return before[-1] if before else stated

@@ -354,6 +354,14 @@ def test_a_negation_is_a_denial_not_a_name_or_a_condition(text, negated):
     assert negation(text) == negated
 
 
+def test_an_english_claim_is_struck_where_a_korean_line_denies_its_word():
+    line = unit("에이전트가 명령을 실행하지만 system manager는 명령을 실행하기 위해 인스턴스에 SSH 액세스 권한을 필요로 하지 "
+                "않는다.", score=1.1)
+    found = find_contradiction("Systems Manager needs SSH access to those instances.", [line])
+    assert found is not None and found[0] == "needs SSH access"
+    assert find_contradiction("Systems Manager runs commands through its agent.", [line]) is None  # not denied
+
+
 def test_a_spelled_out_number_with_its_unit_is_a_number_too():
     line = unit("24시간을 기준으로 인스턴스 평균 CPU 사용률이 기준 사용률을 초과하면 요금을 낸다.")
     found = find_contradiction("The charge is based on average CPU over a rolling one-hour window.", [line])
