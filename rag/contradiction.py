@@ -21,6 +21,8 @@ against that evidence:
   that speaks of the negated word (an English claim meets a Korean line's
   denied word through the glossary: "needs SSH access" / "SSH 액세스 권한을
   필요로 하지 않는다");
+- it ranks A above B in a quality the notes give B the most of ("온디맨드가
+  스팟보다 비용 효율적이다" / "AWS에서 가장 비용 효율적인 인스턴스이다" under Spot);
 - it says "only X" where a note line lists X beside another name ("only on
   Linux" / "Linux 및 Windows를 비롯한 여러 가지 운영 체제에서 작동한다");
 - it says of one member of a contrast set what the notes say of another: a
@@ -211,6 +213,40 @@ def comparisons(text: str) -> list[tuple[str, str, str, str]]:
         for m in pattern.finditer(text):
             found.append((m.group("a"), m.group("b"), LESS if LOWER.search(m.group("rel")) else MORE, m.group("rel")))
     return found
+
+
+# "A are more P than B", "A is cheaper than B"; "A가 B보다 (더) P"
+OUTRANKS = (
+    re.compile(DETERMINER + r"(?P<a>" + OPERAND_WORD + r"(?:\s+" + OPERAND_WORD + r"){0,2})\s+(?:is|are)\s+"
+               r"(?P<p>more\s+[\w-]+|[a-z]+er)\s+than\s+" + OPERAND.format("b"), re.IGNORECASE),
+    re.compile(r"(?P<a>[^\s,]+(?:\s+[^\s,]+)?)(?:가|이|는|은)\s+(?P<b>[^\s,]+(?:\s+[^\s,]+)?)\s*보다\s+(?:더\s+)?"
+               r"(?P<p>[^\s.,]+(?:\s+[^\s.,]+)?)"),
+)
+SUPERLATIVE = re.compile(r"가장\s+(?P<p>[^\s.,]+(?:\s+[^\s.,]+)?)|\bthe\s+(?:most\s+)?(?P<q>[\w-]+)", re.IGNORECASE)
+
+
+def find_outranked(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, ScoredUnit] | None:
+    """A claim that ranks A above B in a quality the notes give B the most of: "온디맨드 인스턴스가 스팟 인스턴스보다
+    비용 효율적이다" against "AWS에서 가장 비용 효율적인 인스턴스이다" under Spot Instance. The superlative's subject
+    is what its line or heading names; the quality must share a term with the claim's. Returns the claim's
+    comparison."""
+    def alike(x: str, y: str) -> float:
+        tx = expanded_terms(x)
+        return len(tx & expanded_terms(y)) / len(tx) if tx else 0.0
+
+    for pattern in OUTRANKS:
+        for claim in pattern.finditer(sentence):
+            quality = expanded_terms(re.sub(r"^more\s+", "", claim.group("p"), flags=re.IGNORECASE))
+            for unit in evidence:
+                for top in SUPERLATIVE.finditer(unit.text):
+                    said = top.group("p") or top.group("q") or ""
+                    if not (HANGUL.search(said) or top.group(0).lower().startswith("the most")):
+                        continue  # "the X" alone is no superlative
+                    subject = f"{unit.chunk.heading_path[-1]} {unit.text[:top.start()]}"
+                    if (quality & expanded_terms(said) and alike(claim.group("b"), subject) >= 0.5
+                            and alike(claim.group("a"), subject) < 0.5):
+                        return claim.group().strip(" ."), unit
+    return None
 
 
 def find_reversed_comparison(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, ScoredUnit] | None:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.compose import CitationList, render_line
-from rag.contradiction import (digits, find_contradiction, find_contrast, find_misplaced_member, find_wider_scope,
-                               names_sibling)
+from rag.contradiction import (digits, find_contradiction, find_contrast, find_misplaced_member, find_outranked,
+                               find_wider_scope, names_sibling)
 from rag.errata import matching
 from rag.evidence import ScoredUnit, evidence_pool, names_identifier, out_of_scope, score_units, unknown_terms
 from rag.lexical import expanded_terms, tokenize
@@ -70,6 +70,7 @@ def examine(query, hits, context: AnswerContext) -> Examination:
         return Examination("contradicted", erratum.wrong or sentence, units[:1], [])
     found = (find_contradiction(sentence, units[:params.evidence_lines], params)
              or find_wider_scope(sentence, units[:params.wide_lines])
+             or find_outranked(sentence, units[:params.wide_lines])
              or find_misplaced_member(sentence, units[:params.wide_lines], data, context.idf, params))
     if found:
         span, unit = found

@@ -20,9 +20,9 @@ from rag.params import ComposeParams, ExamParams, ParamsError, VerifyParams, par
 from rag.pipeline import validate_citations
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows
 from rag.types import Chunk, Citation, Hit, section_title
-from rag.contradiction import (digits, find_contradiction, find_misplaced_member, find_mode_clash, find_qualifier_clash,
-                               find_reversed_comparison, find_swapped_pair, find_wider_scope, names_sibling,
-                               negated_word, with_verb)
+from rag.contradiction import (digits, find_contradiction, find_misplaced_member, find_mode_clash, find_outranked,
+                               find_qualifier_clash, find_reversed_comparison, find_swapped_pair, find_wider_scope,
+                               names_sibling, negated_word, with_verb)
 from rag.verify import Support, best_support, support_of, supported
 
 NESTED = """# SOA 시험 대비
@@ -360,6 +360,20 @@ def test_an_english_claim_is_struck_where_a_korean_line_denies_its_word():
     found = find_contradiction("Systems Manager needs SSH access to those instances.", [line])
     assert found is not None and found[0] == "needs SSH access"
     assert find_contradiction("Systems Manager runs commands through its agent.", [line]) is None  # not denied
+
+
+@pytest.mark.parametrize("claim, struck", [
+    ("온디맨드 인스턴스가 스팟 인스턴스보다 비용 효율적이다.", "온디맨드 인스턴스가 스팟 인스턴스보다 비용 효율적이다"),
+    ("On-Demand Instances are more cost-effective than Spot Instances.",
+     "On-Demand Instances are more cost-effective than Spot Instances"),
+    ("스팟 인스턴스가 온디맨드 인스턴스보다 비용 효율적이다.", None),  # what the notes say
+    ("온디맨드 인스턴스가 스팟 인스턴스보다 빠르다.", None),  # another quality
+])
+def test_ranking_a_above_what_the_notes_call_the_most_is_struck(claim, struck):
+    line = ScoredUnit(0, 1.0, Chunk("c", "n.md", ("SOA", "Spot Instance"), 1, 2, "x", 5), 1,
+                      "AWS에서 가장 비용 효율적인 인스턴스이다.")
+    found = find_outranked(claim, [line])
+    assert (found[0] if found else None) == struck
 
 
 def test_a_spelled_out_number_with_its_unit_is_a_number_too():
