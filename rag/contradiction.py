@@ -26,8 +26,8 @@ against that evidence:
 - it says "only X" where a note line lists X beside another name ("only on
   Linux" / "Linux 및 Windows를 비롯한 여러 가지 운영 체제에서 작동한다");
 - it says of one member of a contrast set what the notes say of another: a
-  sibling section's lines (`find_contrast`), or a line about a sibling by its
-  own words or the label above its list ("… detected by the system status
+  sibling section's lines (`find_contrast`), or a line (with the one after it)
+  about a sibling by its own words or the label above its list ("… detected by the system status
   check" / "- 손상된 파일 시스템" under "인스턴스 상태 확인은 …").
 
 Each finder returns the claim's wrong part, which verify strikes through, and
@@ -301,6 +301,14 @@ def member_context(unit: ScoredUnit, family) -> dict[int, str]:
     return _members(unit.chunk.heading_path[-1], family)
 
 
+def with_next_line(unit: ScoredUnit, data) -> list[str]:
+    """The tokens of a note line and of the line right after it in its chunk: a claim often says two adjacent
+    lines in one sentence ("… overview는 personal health dashboard에서 …, 이 대시보드는 …")."""
+    rows = [i for i in data.units_by_chunk.get(unit.chunk.chunk_id, [])
+            if data.units[i].line in (unit.line, unit.line + 1)]
+    return [t for i in [unit.index, *rows] for t in data.unit_tokens[i]]
+
+
 def find_misplaced_member(sentence: str, evidence: list[ScoredUnit], data, idf: dict[str, float],
                           params: VerifyParams = VerifyParams()) -> tuple[str, ScoredUnit] | None:
     """The claim says of one member of a family what the notes say of another: the line that best holds the
@@ -316,7 +324,7 @@ def find_misplaced_member(sentence: str, evidence: list[ScoredUnit], data, idf: 
         if not predicate:
             continue
         mass = idf_mass(predicate, idf)
-        fit, unit = max(((mass_share(mass, data.unit_tokens[u.index]), u) for u in evidence), key=lambda p: p[0],
+        fit, unit = max(((mass_share(mass, with_next_line(u, data)), u) for u in evidence), key=lambda p: p[0],
                         default=(0.0, None))
         if unit is None or fit < params.contrast_min_fit:
             continue

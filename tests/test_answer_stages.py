@@ -312,7 +312,7 @@ def status_line(text):
     lines = STATUS_CHECKS.split("\n")
     number = next(k for k, line in enumerate(lines, 1) if line.strip().lstrip("- ").strip() == text)
     chunk = Chunk("c", "n.md", ("SOA", "EC2 Instance Status Checks"), 1, len(lines), STATUS_CHECKS, 30)
-    return ScoredUnit(0, 1.0, chunk, number, text), SimpleNamespace(unit_tokens=[tokenize(text)])
+    return ScoredUnit(0, 1.0, chunk, number, text), SimpleNamespace(unit_tokens=[tokenize(text)], units_by_chunk={})
 
 
 @pytest.mark.parametrize("claim, struck", [
@@ -324,6 +324,25 @@ def test_a_list_item_speaks_of_the_member_its_label_names(claim, struck):
     found = find_misplaced_member(claim, [line], data, {"corrupted": 3.0, "file": 2.0, "손상": 3.0, "파일": 2.0,
                                                         "detect": 1.0})
     assert (found[0] if found else None) == struck
+
+
+def test_a_claim_may_say_two_adjacent_lines_about_a_sibling_in_one_sentence():
+    from types import SimpleNamespace
+
+    from rag.lexical import tokenize
+
+    text = ("시스템 상태 확인은 AWS 시스템을 모니터링한다.\n이러한 문제의 overview는 personal health dashboard에서 확인한다.\n"
+            "이 대시보드는 예정된 critical maintenance 항목을 제공한다.")
+    lines = text.split("\n")
+    chunk = Chunk("c", "n.md", ("SOA", "EC2 Instance Status Checks"), 1, 3, text, 30)
+    data = SimpleNamespace(unit_tokens=[tokenize(line) for line in lines], units_by_chunk={"c": [0, 1, 2]},
+                           units=[SimpleNamespace(line=n) for n in (1, 2, 3)])
+    evidence = [ScoredUnit(1, 1.0, chunk, 2, lines[1])]
+    idf = {t: 2.0 for line in lines for t in tokenize(line)}
+    claim = "instance status check 문제의 overview는 personal health dashboard에서 보며, 대시보드는 critical maintenance 항목을 알려 준다."
+    strict = VerifyParams(contrast_min_fit=0.8)  # the line alone holds 0.6 of the claim's words, with the next 1.0
+    found = find_misplaced_member(claim, evidence, data, idf, strict)
+    assert found is not None and found[0] == "instance status"
 
 
 def test_a_list_item_takes_the_label_above_its_list_not_a_sibling_item():
