@@ -328,6 +328,8 @@ def find_misplaced_member(sentence: str, evidence: list[ScoredUnit], data, idf: 
                         default=(0.0, None))
         if unit is None or fit < params.contrast_min_fit:
             continue
+        if _members(unit.text, family) and set(said) & set(_members(unit.chunk.heading_path[-1], family)):
+            continue  # a line of the claim's own section that names a sibling in passing ("중지하지 않거나")
         noted = member_context(unit, family)
         if noted and not set(said) & set(noted):
             return next(iter(said.values())), unit
@@ -429,7 +431,8 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit],
         if not said:
             continue
         noted = _members(best.text, family) or _members(best.chunk.heading_path[-1], family)
-        if noted and not set(said) & set(noted):
+        about = set(_members(best.chunk.heading_path[-1], family))  # the section the line sits in
+        if noted and not set(said) & set(noted) and not set(said) & about:
             return next(iter(said.values())), best
         if noted and set(noted) - set(said) and ONLY.search(sentence):
             alias = next(iter(said.values()))

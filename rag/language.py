@@ -115,6 +115,7 @@ def qualified(text: str) -> list[tuple[str, str, str]]:
 
 
 CONDITION = re.compile(r"(?:으면|면|다면)$")  # "바꾸지 않으면": a condition, not a denial
+NOT_ONLY = re.compile(r"뿐(?:만)?\s*$")  # "TCP뿐 아니라 HTTP와": not only … but also, no denial
 CONDITION_AFTER = re.compile(r"\s+(?:한|경우)(?![가-힣])")  # "설정하지 않는 한", "설정하지 않을 경우"
 
 
@@ -124,7 +125,7 @@ def negation(text: str) -> str | None:
     for profile in (ENGLISH, KOREAN):
         for match in profile.negation.finditer(text):
             if (text[match.end():match.end() + 1] == "-" or CONDITION.search(match.group())
-                    or CONDITION_AFTER.match(text[match.end():])):
+                    or CONDITION_AFTER.match(text[match.end():]) or NOT_ONLY.search(text[:match.start()])):
                 continue
             return match.group()
     return None

@@ -366,6 +366,8 @@ def test_a_list_item_takes_the_label_above_its_list_not_a_sibling_item():
     ("설정하지 않는 한 기본값을 쓴다.", None),
     ("설정하지 않을 경우 기본값을 쓴다.", None),
     ("따로 바꾸지 않으면 인스턴스를 중지하지 않고 만든다.", "중지하지 않고"),  # the denial after the condition
+    ("헬스 체크는 TCP뿐 아니라 HTTP와 HTTPS를 지원한다.", None),  # not only … but also
+    ("ALB가 아니라 NLB를 쓴다.", "아니라"),
 ])
 def test_a_negation_is_a_denial_not_a_name_or_a_condition(text, negated):
     from rag.language import negation
@@ -393,6 +395,14 @@ def test_ranking_a_above_what_the_notes_call_the_most_is_struck(claim, struck):
                       "AWS에서 가장 비용 효율적인 인스턴스이다.")
     found = find_outranked(claim, [line])
     assert (found[0] if found else None) == struck
+
+
+def test_a_line_in_the_claims_own_section_is_no_sibling_swap():
+    line = unit("사용 사례는 장기 실행 프로세스를 중지하지 않거나 RAM 상태를 저장하려는 경우 등이 있다.", heading="EC2 Hibernate")
+    claim = "EC2 Hibernate는 오래 실행되는 프로세스를 멈추고 싶지 않을 때 쓰기 좋다."
+    assert find_contradiction(claim, [line]) is None  # "중지" is the line's verb, not the member it is about
+    other = unit("인스턴스를 중지하면 EBS 데이터가 유지된다.", heading="EC2 Shutdown Behavior")
+    assert find_contradiction("EC2 Hibernate keeps the EBS data.", [other]) is not None
 
 
 def test_a_spelled_out_number_with_its_unit_is_a_number_too():
