@@ -430,7 +430,7 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit],
         said = _members(sentence, family)
         if not said:
             continue
-        noted = _members(best.text, family) or _members(best.chunk.heading_path[-1], family)
+        noted = member_context(best, family)  # its own words, else the label above its list, else its heading
         about = set(_members(best.chunk.heading_path[-1], family))  # the section the line sits in
         if noted and not set(said) & set(noted) and not set(said) & about:
             return next(iter(said.values())), best
