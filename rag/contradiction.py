@@ -26,9 +26,10 @@ against that evidence:
 - it says "only X" where a note line lists X beside another name ("only on
   Linux" / "Linux 및 Windows를 비롯한 여러 가지 운영 체제에서 작동한다");
 - it says of one member of a contrast set what the notes say of another: a
-  sibling section's lines (`find_contrast`), or a line (with the one after it)
-  about a sibling by its own words or the label above its list ("… detected by the system status
-  check" / "- 손상된 파일 시스템" under "인스턴스 상태 확인은 …").
+  sibling section's lines (`find_contrast`), or a line (with the one after
+  it) about a sibling by its own words or the label above its list ("…
+  detected by the system status check" / "- 손상된 파일 시스템" under "인스턴스
+  상태 확인은 …").
 
 Each finder returns the claim's wrong part, which verify strikes through, and
 the note line that shows it.

@@ -120,8 +120,8 @@ CONDITION_AFTER = re.compile(r"\s+(?:한|경우)(?![가-힣])")  # "설정하지
 
 
 def negation(text: str) -> str | None:
-    """The first negated predicate in `text`, in either language: not a name ("No-Reboot") and not a negated
-    condition ("따로 바꾸지 않으면"), which says when, not what is not."""
+    """The first negated predicate in `text`, in either language: not a name ("No-Reboot"), not a negated
+    condition ("따로 바꾸지 않으면"), which says when, not what is not, and not "뿐 아니라" (not only … but also)."""
     for profile in (ENGLISH, KOREAN):
         for match in profile.negation.finditer(text):
             if (text[match.end():match.end() + 1] == "-" or CONDITION.search(match.group())

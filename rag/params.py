@@ -115,8 +115,8 @@ class VerifyParams:
     wide_lines: int = param(20, "the checks that read past the best evidence lines read this many best pool lines: a "
                                 "claim's \"only X\" against a line listing X beside another name (dev, 84 statements: "
                                 "false caught 17 -> 18 of 35 at 3 or 5 lines, 19 at 10, 20 at 20 and 40), and a family "
-                                "member's predicate in a line about a sibling (then 24 -> 24 at 3, 25 from 5 to 20); no "
-                                "true statement lost")
+                                "member's predicate in a line about a sibling (then 24 -> 24 at 3, 25 from 5 to 20), and "
+                                "a quality the notes give B the most of (\"가장 비용 효율적\"); no true statement lost")
     evidence_lines: int = param(3, "the contradiction finder and the support test look at this many best evidence lines")
     support_coverage: float = param(0.8, "'supported' needs a note sentence holding at least this share of the claim's "
                                          "key terms (glossary translations count); bench/fit_verify.py grid on dev "
