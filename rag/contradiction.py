@@ -154,6 +154,9 @@ def find_contrast(claim: str, sections: list[tuple], data, idf: dict[str, float]
             fits[k] = max(scored, default=(0.0, -1))
         sibling = max((k for k in family if k != subject), key=lambda k: fits[k][0])
         fit, own = fits[sibling][0], fits[subject][0]
+        naming = (headings[subject] - shared) & claim_tokens
+        if naming & set(expanded_terms(data.units[fits[sibling][1]].text)):
+            return None  # the sibling's line names the claim's subject too: it speaks of both, or the claim is its copy
         if fit >= params.contrast_min_fit and fit >= own + params.contrast_margin:
             index = fits[sibling][1]
             unit = data.units[index]

@@ -405,6 +405,29 @@ def test_a_line_in_the_claims_own_section_is_no_sibling_swap():
     assert find_contradiction("EC2 Hibernate keeps the EBS data.", [other]) is not None
 
 
+PLACEMENT = """# SOA 시험 대비
+## Placement Groups
+### Cluster Placement Group
+-   모든 인스턴스가 동일한 랙에 배치되어 지연 시간이 짧다.
+### Spread Placement Group
+-   각 인스턴스는 서로 다른 하드웨어에 분산된다.
+-   Cluster와 달리 IAM 권한과 상관없이 동작한다.
+"""
+
+
+def test_a_sibling_sections_line_contradicts_a_claim_only_when_it_does_not_name_the_claims_subject(tmp_path):
+    from rag.contradiction import find_contrast
+
+    data = notes_assistant(tmp_path, "notes.md", PLACEMENT).state.data
+    idf = {t: 2.0 for u in data.unit_tokens for t in u}
+    spread = next(k for k in data.chunks_by_section if k[1][-1] == "Spread Placement Group")
+    found = find_contrast("A spread placement group puts all instances on the same rack for low latency.", [spread],
+                          data, idf)
+    assert found is not None and found.sibling[1][-1] == "Cluster Placement Group"
+    # a note's own line, which names Cluster in passing: the line speaks of Spread too, no contrast
+    assert find_contrast("Cluster와 달리 IAM 권한과 상관없이 동작한다.", [spread], data, idf) is None
+
+
 def test_a_spelled_out_number_with_its_unit_is_a_number_too():
     line = unit("24시간을 기준으로 인스턴스 평균 CPU 사용률이 기준 사용률을 초과하면 요금을 낸다.")
     found = find_contradiction("The charge is based on average CPU over a rolling one-hour window.", [line])
