@@ -130,7 +130,8 @@ class VerifyParams:
                                               "25/29 (bench/fit_verify.py on 106 statements, in-sample; 17/20 in the fit "
                                               "before this round)")
     contradicted_precision: float = param(0.971, "confidence of a 'false' verdict: its smoothed precision on dev, 33/33 "
-                                                 "(12/15 in the fit before this round, on fewer statements and rules)")
+                                                 "(31/31 after the sibling-section guard, 0.970; 12/15 in the fit "
+                                                 "before this round, on fewer statements and rules)")
     confident: float = param(0.7, "a verdict whose confidence is below this is marked 불확실")
     support_margin: float = param(0.0225, "… or, whatever its terms, a note sentence whose e5 cosine with the claim leads "
                                         "every other pool sentence by this much (a paraphrase of one line, not a topic); "
