@@ -404,7 +404,9 @@ def find_wider_scope(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, Sc
     on Linux instances" / "Linux 및 Windows를 비롯한 여러 가지 운영 체제에서 작동한다". A line that itself says
     "X만" agrees with the claim. Returns the "only" phrase and the line."""
     for scope in ONLY_SCOPE.finditer(sentence):
+        rest = sentence[:scope.start()] + sentence[scope.end():]
         named = {w.lower() for w in NAME.findall(scope.group())} - SCOPE_WORDS
+        named = {x for x in named if not re.search(r"(?<![\w.-])" + re.escape(x) + r"(?![\w.-])", rest, re.IGNORECASE)}
         for unit in evidence:
             text = unit.text
             for x in named:
@@ -432,8 +434,8 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit],
             return phrase, holder
     for family in FAMILIES:
         said = _members(sentence, family)
-        if not said:
-            continue
+        if len(said) != 1:
+            continue  # a swap names one member; a claim that lists several swaps none
         noted = member_context(best, family)  # its own words, else the label above its list, else its heading
         about = set(_members(best.chunk.heading_path[-1], family))  # the section the line sits in
         if noted and not set(said) & set(noted) and not set(said) & about:

@@ -258,6 +258,8 @@ def test_only_x_is_struck_against_a_line_that_lists_x_with_another_name(claim, l
     ("EC2 Hibernate works on Linux instances.", "Linux 및 Windows를 지원한다."),  # no "only"
     ("하지만 EC2는 괜찮다.", "EC2와 S3를 지원한다."),  # 하지만 is "but", not "only"
     ("Hibernate works only on Linux instances.", "Linux 인스턴스에서 동작한다."),  # the line lists nothing else
+    ("CLB의 경우 하나의 SSL 인증서만 지원하고, ALB는 여러 SSL 인증서를 지원한다.",
+     "SSL 및 TLS 인증서를 지원한다."),  # the claim's "only" is local: it names SSL elsewhere too
 ])
 def test_only_x_stands_when_the_line_agrees_or_lists_nothing_else(claim, line):
     assert find_wider_scope(claim, [unit(line)]) is None
@@ -395,6 +397,12 @@ def test_ranking_a_above_what_the_notes_call_the_most_is_struck(claim, struck):
                       "AWS에서 가장 비용 효율적인 인스턴스이다.")
     found = find_outranked(claim, [line])
     assert (found[0] if found else None) == struck
+
+
+def test_a_claim_that_lists_several_members_of_a_family_swaps_none():
+    line = unit("Savings Plan으로 할인을 받을 수 있다.", heading="EC2 Savings Plan")
+    assert find_contradiction("온디맨드, 예약 및 스팟 인스턴스와 같은 모든 종류의 인스턴스에서 사용 가능하다.", [line]) is None
+    assert find_contradiction("온디맨드 인스턴스로 할인을 받을 수 있다.", [line]) is not None  # one member, swapped
 
 
 def test_a_line_in_the_claims_own_section_is_no_sibling_swap():
