@@ -317,8 +317,9 @@ def find_misplaced_member(sentence: str, evidence: list[ScoredUnit], data, idf: 
                           params: VerifyParams = VerifyParams()) -> tuple[str, ScoredUnit] | None:
     """The claim says of one member of a family what the notes say of another: the line that best holds the
     claim's predicate (its words without the family's names) speaks of a sibling, by its own words or by the
-    label above it. "Memory exhaustion and a corrupted file system … are detected by the system status check"
-    against "- 손상된 파일 시스템" under "인스턴스 상태 확인은 …"."""
+    label above it, and clearly better (`contrast_margin`) than any line about the claim's own member. "Memory
+    exhaustion and a corrupted file system … are detected by the system status check" against "- 손상된 파일
+    시스템" under "인스턴스 상태 확인은 …"."""
     for family in FAMILIES:
         said = _members(sentence, family)
         if not said:
@@ -328,15 +329,17 @@ def find_misplaced_member(sentence: str, evidence: list[ScoredUnit], data, idf: 
         if not predicate:
             continue
         mass = idf_mass(predicate, idf)
-        fit, unit = max(((mass_share(mass, with_next_line(u, data)), u) for u in evidence), key=lambda p: p[0],
-                        default=(0.0, None))
-        if unit is None or fit < params.contrast_min_fit:
+        fits = sorted(((mass_share(mass, with_next_line(u, data)), k, u) for k, u in enumerate(evidence)),
+                      key=lambda f: (-f[0], f[1]))
+        if not fits or fits[0][0] < params.contrast_min_fit:
             continue
+        fit, _, unit = fits[0]
         if _members(unit.text, family) and set(said) & set(_members(unit.chunk.heading_path[-1], family)):
             continue  # a line of the claim's own section that names a sibling in passing ("중지하지 않거나")
         noted = member_context(unit, family)
-        if noted and not set(said) & set(noted):
-            return next(iter(said.values())), unit
+        own = max((f for f, _, u in fits if set(said) & set(member_context(u, family))), default=0.0)
+        if noted and not set(said) & set(noted) and fit >= own + params.contrast_margin:
+            return next(iter(said.values())), unit  # the claim's own member's lines hold its words clearly less
     return None
 
 

@@ -347,6 +347,16 @@ def test_a_claim_may_say_two_adjacent_lines_about_a_sibling_in_one_sentence():
     assert found is not None and found[0] == "instance status"
 
 
+def test_no_misplaced_member_when_the_claims_own_member_says_it_as_well(tmp_path):
+    data = notes_assistant(tmp_path, "notes.md", PLACEMENT_LIMITS).state.data
+    idf = {t: 2.0 for u in data.unit_tokens for t in u}
+    units = [ScoredUnit(i, 1.0, data.chunk_by_id[u.chunk_id], u.line, u.text) for i, u in enumerate(data.units)]
+    claim = "A spread placement group allows at most 7 instances per AZ."
+    assert find_misplaced_member(claim, units, data, idf) is None  # Spread's own line says 7 per AZ too
+    assert find_misplaced_member(claim, [u for u in units if "Partition" in u.chunk.heading_path[-1]], data,
+                                 idf) is not None  # only the Partition line: it speaks of another member
+
+
 def test_a_list_item_takes_the_label_above_its_list_not_a_sibling_item():
     from rag.contradiction import FAMILIES, member_context
 
@@ -420,6 +430,15 @@ PLACEMENT = """# SOA 시험 대비
 ### Spread Placement Group
 -   각 인스턴스는 서로 다른 하드웨어에 분산된다.
 -   Cluster와 달리 IAM 권한과 상관없이 동작한다.
+"""
+
+
+PLACEMENT_LIMITS = """# SOA 시험 대비
+## Placement Groups
+### Partition Placement Group
+-   한 AZ당 최대 7개의 파티션을 가질 수 있다.
+### Spread Placement Group
+-   한 AZ 당 7개의 인스턴스로 제한된다.
 """
 
 
