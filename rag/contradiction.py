@@ -42,7 +42,7 @@ from itertools import permutations
 
 from rag.evidence import ScoredUnit, idf_mass, mass_share, salient_terms
 from rag.language import HANGUL, OPPOSITE, negation, qualified
-from rag.lexical import expand_query, expanded_terms
+from rag.lexical import expand_query, expanded_terms, tokenize
 from rag.params import VerifyParams
 
 NUMBER = re.compile(r"(?<![A-Za-z0-9.])\d+(?:[.,]\d+)?(?:\s*(?:-|–|~)\s*\d+)?(?:\s*-?\s*(?:%|[A-Za-z가-힣]+))?")
@@ -280,6 +280,7 @@ AUTOMATIC = re.compile(r"\b(?:automatically|automatic)\b|자동으로|자동", r
 MANUAL = re.compile(r"\b(?:manually|manual|by hand|yourself)\b|수동으로|수동|(?:사용자가\s*)?직접", re.IGNORECASE)
 
 
+MIN_PREDICATE = 3  # a claim's own words besides the family's names and numbers: at least this many to place it
 CONTEXT_LINES = 8  # how far back a note line's context is looked for: the label above its list
 BULLET_LINE = re.compile(r"^(\s*)(?:[-*+]|\d+\.)\s+")
 
@@ -326,8 +327,8 @@ def find_misplaced_member(sentence: str, evidence: list[ScoredUnit], data, idf: 
             continue
         names = {t for aliases in family for alias in aliases for t in expanded_terms(alias)}
         predicate = [t for t in expanded_terms(sentence) if t not in names and t in idf]
-        if not predicate:
-            continue
+        if len({t for t in tokenize(sentence) if t not in names and not t.isdigit()}) < MIN_PREDICATE:
+            continue  # "… up to 7 partitions per AZ": a 7 and an AZ fit any line that has them
         mass = idf_mass(predicate, idf)
         fits = sorted(((mass_share(mass, with_next_line(u, data)), k, u) for k, u in enumerate(evidence)),
                       key=lambda f: (-f[0], f[1]))

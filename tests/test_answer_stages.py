@@ -355,6 +355,9 @@ def test_no_misplaced_member_when_the_claims_own_member_says_it_as_well(tmp_path
     assert find_misplaced_member(claim, units, data, idf) is None  # Spread's own line says 7 per AZ too
     assert find_misplaced_member(claim, [u for u in units if "Partition" in u.chunk.heading_path[-1]], data,
                                  idf) is not None  # only the Partition line: it speaks of another member
+    spread_only = [u for u in units if "Spread" in u.chunk.heading_path[-1]]
+    assert find_misplaced_member("A partition placement group can have up to 7 partitions per AZ.", spread_only,
+                                 data, idf) is None  # besides the names, only "7" and "AZ": too little to place it
 
 
 def test_a_list_item_takes_the_label_above_its_list_not_a_sibling_item():
