@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import permutations
 
 from rag.evidence import ScoredUnit, idf_mass, mass_share, salient_terms
@@ -71,13 +72,21 @@ ONLY = re.compile(r"\bonly\b|만\s", re.IGNORECASE)
 CLAUSE = re.compile(r"\s*[,;]\s*|(?<=[가-힣A-Za-z0-9])(?:이고|이며|이지만|지만|인 반면|반면)\s+")
 
 
+@lru_cache(maxsize=None)
+def _alias_patterns(family) -> tuple[tuple[re.Pattern, ...], ...]:
+    """Each member's aliases as whole-word patterns, compiled once per family."""
+    return tuple(tuple(re.compile(r"(?<![a-z])" + re.escape(alias) + r"(?![a-z])") for alias in aliases)
+                 for aliases in family)
+
+
+@lru_cache(maxsize=16384)  # note lines recur across statements and checks; callers only read the result
 def _members(text: str, family) -> dict[int, str]:
     """Which members of a family `text` names, with the alias as written."""
     lowered = text.lower()
     found = {}
-    for index, aliases in enumerate(family):
-        for alias in aliases:
-            match = re.search(r"(?<![a-z])" + re.escape(alias) + r"(?![a-z])", lowered)
+    for index, patterns in enumerate(_alias_patterns(family)):
+        for pattern in patterns:
+            match = pattern.search(lowered)
             if match:  # the whole word as written: "client" in "client-side" is struck as "client-side"
                 end = match.end() + len(re.match(r"[A-Za-z0-9-]*", text[match.end():]).group().rstrip("-"))
                 found[index] = text[match.start():end]
