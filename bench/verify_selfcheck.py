@@ -1,6 +1,6 @@
 """Verify mode against the notes' own lines: a false-alarm check that needs no gold.
 
-    .venv/bin/python bench/verify_selfcheck.py [--lines 400] [--seed 1]
+    .venv/bin/python bench/verify_selfcheck.py [--index /tmp/bench-index] [--lines 400] [--seed 1]
 
 Every note line of Korean prose (30 characters or more, outside 정리 blocks)
 is a statement the notes make, so verify mode should never call it
@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import random
 import re
+from pathlib import Path
 
 import common
 from rag.engine import Assistant
 from rag.errata import matching
 from rag.metrics import struck_spans
-from rag.settings import load_settings
+from rag.settings import Settings
 
 
 def note_lines(assistant: Assistant) -> list[str]:
@@ -30,11 +31,14 @@ def note_lines(assistant: Assistant) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index", type=Path, default=common.DEFAULT_INDEX)
+    parser.add_argument("--corpus", type=Path, default=common.REPO / "corpus")
     parser.add_argument("--lines", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    assistant = Assistant(load_settings(), log=lambda m: None)
+    common.ensure_index(args.index, args.corpus)
+    assistant = Assistant(Settings().with_overrides(index_dir=args.index, corpus_dir=args.corpus), log=lambda m: None)
     assistant.ensure_index()
     lines = note_lines(assistant)
     random.Random(args.seed).shuffle(lines)
