@@ -330,16 +330,19 @@ def find_misplaced_member(sentence: str, evidence: list[ScoredUnit], data, idf: 
     label above it, and clearly better (`contrast_margin`) than any line about the claim's own member. "Memory
     exhaustion and a corrupted file system … are detected by the system status check" against "- 손상된 파일
     시스템" under "인스턴스 상태 확인은 …"."""
+    words, terms = tokenize(sentence), expanded_terms(sentence)
+    spans: list[list[str]] = []  # each evidence line's tokens with the next line's, read once for every family
     for family in FAMILIES:
         said = _members(sentence, family)
         if not said:
             continue
         names = {t for aliases in family for alias in aliases for t in expanded_terms(alias)}
-        predicate = [t for t in expanded_terms(sentence) if t not in names and t in idf]
-        if len({t for t in tokenize(sentence) if t not in names and not t.isdigit()}) < MIN_PREDICATE:
+        predicate = [t for t in terms if t not in names and t in idf]
+        if len({t for t in words if t not in names and not t.isdigit()}) < MIN_PREDICATE:
             continue  # "… up to 7 partitions per AZ": a 7 and an AZ fit any line that has them
         mass = idf_mass(predicate, idf)
-        fits = sorted(((mass_share(mass, with_next_line(u, data)), k, u) for k, u in enumerate(evidence)),
+        spans = spans or [with_next_line(u, data) for u in evidence]
+        fits = sorted(((mass_share(mass, span), k, u) for k, (span, u) in enumerate(zip(spans, evidence))),
                       key=lambda f: (-f[0], f[1]))
         if not fits or fits[0][0] < params.contrast_min_fit:
             continue
@@ -412,6 +415,11 @@ SCOPE_WORDS = frozenset("only on in with for to the a an and or of".split())
 LISTED_WITH = r"(?:\s*[가-힣]*)?\s*(?:및|와|과|,|뿐만\s+아니라|말고도|외에도|\band\b|\bor\b|as\s+well\s+as)\s*"
 
 
+def _find_name(name: str, text: str) -> re.Match | None:
+    """`name` in `text` as a whole name ("m5.large", not the "m5" of it), in any case."""
+    return re.search(r"(?<![\w.-])" + re.escape(name) + r"(?![\w.-])", text, re.IGNORECASE)
+
+
 def find_wider_scope(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, ScoredUnit] | None:
     """A claim that says "only X" against a note line that lists X beside another name: "Hibernate works only
     on Linux instances" / "Linux 및 Windows를 비롯한 여러 가지 운영 체제에서 작동한다". A line that itself says
@@ -419,11 +427,11 @@ def find_wider_scope(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, Sc
     for scope in ONLY_SCOPE.finditer(sentence):
         rest = sentence[:scope.start()] + sentence[scope.end():]
         named = {w.lower() for w in NAME.findall(scope.group())} - SCOPE_WORDS
-        named = {x for x in named if not re.search(r"(?<![\w.-])" + re.escape(x) + r"(?![\w.-])", rest, re.IGNORECASE)}
+        named = {x for x in named if not _find_name(x, rest)}
         for unit in evidence:
             text = unit.text
             for x in named:
-                own = re.search(r"(?<![\w.-])" + re.escape(x) + r"(?![\w.-])", text, re.IGNORECASE)
+                own = _find_name(x, text)
                 if own is None or re.match(r"\s*[가-힣]*(?:에서만|에만|(?<!뿐)만)(?=[\s.,]|$)|\s+only\b", text[own.end():]):
                     continue
                 after = re.match(LISTED_WITH + "(" + NAME.pattern + ")", text[own.end():])
