@@ -95,9 +95,10 @@ EXAM_BOILERPLATE = frozenset("aws amazon sysop administrator admin exam soa comp
 SENTENCE_START = re.compile(r"(?:^|[.?!:]\s+|\n)\s*$")
 
 
-def salient_terms(text: str) -> list[str]:
-    """English names in the question: words with a capital (not just sentence-initial) or a digit."""
-    terms = []
+def salient_words(text: str) -> dict[str, str]:
+    """English names in the question, each term with the word as written: words with a capital (not just
+    sentence-initial) or a digit."""
+    words: dict[str, str] = {}
     for match in ENGLISH.finditer(text):
         word = match.group()
         capitals = sum(ch.isupper() for ch in word)
@@ -105,16 +106,29 @@ def salient_terms(text: str) -> list[str]:
         initial_only = capitals == 1 and word[0].isupper() and SENTENCE_START.search(text[: match.start()])
         term = english_term(word)
         if (capitals or has_digit) and not initial_only and term not in STOPWORDS and term not in EXAM_BOILERPLATE:
-            terms.append(term)
-    return list(dict.fromkeys(terms))
+            words.setdefault(term, word)
+    return words
+
+
+def salient_terms(text: str) -> list[str]:
+    """The terms of `salient_words`, in order."""
+    return list(salient_words(text))
+
+
+def known_name(term: str, word: str, known: set[str]) -> bool:
+    """Whether the notes know a salient term. A compound is known when its parts are; in one that joins a
+    name to an ordinary lowercase word ("EBS-backed", "Standard-tier") only the named parts must be."""
+    if term in known:
+        return True
+    parts = [p for p in re.split(r"[-/]", word) if p]
+    named = [p for p in parts if any(ch.isupper() or ch.isdigit() for ch in p)]
+    return len(parts) > 1 and all(english_term(p) in known for p in (named or parts))
 
 
 def unknown_terms(text: str, data: IndexData) -> tuple[list[str], int]:
     """Salient terms of `text` that never occur in the notes, and how many salient terms there are."""
-    known = data.known_terms
-    terms = salient_terms(text)
-    unknown = [t for t in terms if t not in known and not all(p in known for p in re.split(r"[-/]", t) if p)]
-    return unknown, len(terms)
+    words = salient_words(text)
+    return [t for t, word in words.items() if not known_name(t, word, data.known_terms)], len(words)
 
 
 MARKUP = re.compile(r"<[^>]{0,200}>|&[a-z]+;|[ㄱ-ㅎㅏ-ㅣ]+")  # HTML tags and entities, bare jamo (ㅋㅋ, ㅠㅠ)

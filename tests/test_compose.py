@@ -1,6 +1,10 @@
 """Answers in the notes' format: every line cited, citations resolve, Korean prose, abstention."""
 import re
 
+import pytest
+
+from rag.evidence import known_name
+from rag.lexical import english_term
 from rag.metrics import citation_validity, format_compliance, is_korean_prose
 
 
@@ -39,6 +43,19 @@ def test_out_of_scope_question_abstains_and_lists_nearest_sections(e5_assistant)
     assert "**가장 가까운 노트 섹션**" in answer.answer_markdown
     assert citation_validity(answer.to_json()) == 1.0
     assert "**노트에 나오지 않는 이름**\n- `DynamoDB`\n" in answer.answer_markdown  # says which name the notes lack
+
+
+def test_a_known_name_joined_to_an_ordinary_word_is_not_an_unknown_name(e5_assistant):
+    answer = e5_assistant.ask("Why does an EBS-backed instance terminate immediately after launch?", mode="qa")
+    assert not answer.abstained  # "EBS-backed" is EBS (it abstained, naming `EBS-backed` as unknown)
+    assert "EBS 볼륨 제한을 초과했을 때" in answer.answer_markdown
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("word, known", [("EBS-backed", True), ("Standard-tier", True), ("T2/T3", True),
+                                         ("Graviton-based", False), ("ENA-Express", False), ("T2/X9", False)])
+def test_a_compound_is_known_when_its_named_parts_are(word, known):
+    assert known_name(english_term(word), word, {"ebs", "standard", "t2", "t3", "ena"}) is known
 
 
 def test_erratum_sentence_is_struck_through_with_bold_correction(e5_assistant):
