@@ -6,8 +6,8 @@
 #   ./start.sh --port 8000     (any `rag serve` flag)
 set -euo pipefail
 cd "$(dirname "$0")"
-if [ ! -x .venv/bin/rag ]; then
-  python3 -m venv .venv
+if [ ! -x .venv/bin/rag ] || ! .venv/bin/python -c "import wordfreq" 2>/dev/null; then
+  [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install --quiet --upgrade pip
   .venv/bin/pip install --quiet -e .
 fi

@@ -1,9 +1,10 @@
 """Answers in the notes' format: every line cited, citations resolve, Korean prose, abstention."""
 import re
+from types import SimpleNamespace
 
 import pytest
 
-from rag.evidence import known_name
+from rag.evidence import known_name, unknown_terms
 from rag.lexical import english_term
 from rag.metrics import citation_validity, format_compliance, is_korean_prose
 
@@ -56,6 +57,20 @@ def test_a_known_name_joined_to_an_ordinary_word_is_not_an_unknown_name(e5_assis
                                          ("Graviton-based", False), ("ENA-Express", False), ("T2/X9", False)])
 def test_a_compound_is_known_when_its_named_parts_are(word, known):
     assert known_name(english_term(word), word, {"ebs", "standard", "t2", "t3", "ena"}) is known
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("question, unknown", [
+    ("Why can't I SSH into my EC2 instance from my MacBook?", []),  # an ordinary word, capitalised
+    ("Is it OK to put a production DB on Spot Instances?", []),
+    ("My Ops team asks how the ELB health check works.", []),  # "My" starts the sentence: no name beside "Ops"
+    ("How do I open the Tag Editor for EC2?", ["editor"]),  # a common word inside a name of two words
+    ("Can an ALB check an OIDC identity provider?", ["oidc"]),  # a rare word counts alone
+    ("Does AWS Fargate run containers?", ["fargate"]),
+])
+def test_an_ordinary_capitalised_word_standing_alone_is_not_an_unknown_name(question, unknown):
+    notes = SimpleNamespace(known_terms={"ssh", "ec2", "spot", "instance", "db", "elb", "tag", "alb"})
+    assert unknown_terms(question, notes)[0] == unknown
 
 
 def test_erratum_sentence_is_struck_through_with_bold_correction(e5_assistant):
