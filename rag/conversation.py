@@ -14,7 +14,10 @@ with its old subject removed when the message names a new one:
     context:  "How many instances per AZ can a have"
 
 A follow-up with no subject of its own ("왜?", "more details") inherits the
-whole previous question plus the heading its answer came from.
+whole previous question plus the heading its answer came from. So does one
+whose only new name is no subject of the notes' headings ("and how many per
+AZ?" after a spread placement group question: AZ is an aspect, not a new
+subject).
 """
 from __future__ import annotations
 
@@ -160,8 +163,8 @@ def context_for(message: str, history: Sequence[Turn], vocabulary: frozenset[str
     kept = [w for w in words(f"{last.context or ''} {last.question}")
             if not LEADS.fullmatch(w) and normal(w) not in PARTICLES]
     earlier = subjects(f"{last.context or ''} {last.question} {last.topic}", vocabulary)
-    if subjects(message, vocabulary) - earlier and not points_back(message):
-        subject = _subject(last)  # a new subject: keep only the previous aspect
+    if (subjects(message, vocabulary) - earlier) & vocabulary and not points_back(message):
+        subject = _subject(last)  # a new subject the notes head a section with: keep only the previous aspect
         kept = [w for w in kept if normal(w) not in subject]
         if not content_words(" ".join(kept)):
             return None

@@ -234,15 +234,12 @@ def heading_names(heading: str, token: str) -> bool:
                                              heading.lower()))
 
 
-def compared_sections(query: Query, data: IndexData) -> list[tuple]:
-    """For a question that compares things, the section that names each of them, in question order.
+def named_sections(query: Query, data: IndexData) -> list[tuple]:
+    """The sections the question names, in question order.
 
     A thing is named by a question word that few headings hold ("NLB vs ALB?": `alb` is in one heading,
-    `load` in a dozen); its section is the most specific of those (the fewest heading words). Retrieval
-    alone finds the side the question's words favour ("ALB에 비해 …" lines sit under NLB).
+    `load` in a dozen); its section is the most specific of those (the fewest heading words).
     """
-    if not COMPARISON.search(query.text):
-        return []
     keys = [key for key in data.chunks_by_section if len(key[1]) > 1]
     names = {key: section_title(key[1]) for key in keys}
     titles = set(names.values())
@@ -253,6 +250,12 @@ def compared_sections(query: Query, data: IndexData) -> list[tuple]:
             best = min(naming, key=lambda name: (len(heading_tokens(name)), name))
             out.append(min((key for key in keys if names[key] == best), key=lambda key: (len(key[1]), key)))
     return list(dict.fromkeys(out))
+
+
+def compared_sections(query: Query, data: IndexData) -> list[tuple]:
+    """For a question that compares things, the section that names each of them (`named_sections`).
+    Retrieval alone finds the side the question's words favour ("ALB에 비해 …" lines sit under NLB)."""
+    return named_sections(query, data) if COMPARISON.search(query.text) else []
 
 
 def candidate_blocks(query: Query, hits: list[Hit], data: IndexData, model_id: str, idf: dict[str, float],
@@ -290,6 +293,25 @@ def rank_answers(query: Query, candidates: list[Candidate]) -> list[tuple[float,
     return rank_blocks(query, [c for c in candidates if not c.block.chunk.is_summary] or candidates)
 
 
+def named_first(topics: list[tuple[Chunk, list[Block]]], named: list[tuple]) -> list[tuple[Chunk, list[Block]]]:
+    """Topics in rank order, except that among sibling sections (under one lecture's heading) the ones the
+    question names come first, in its order: "What is a spread placement group?" leads with Spread even when
+    a Partition line that mentions Spread ranked best. Lectures side by side keep their rank order."""
+    def order(topic: tuple[Chunk, list[Block]]) -> int:
+        key = topic[0].section_key
+        return named.index(key) if key in named else len(named)
+    groups: dict[tuple, list[int]] = {}
+    for position, (chunk, _) in enumerate(topics):
+        parent = chunk.section_key[1][:-1]
+        if len(parent) > 1:
+            groups.setdefault((chunk.section_key[0], parent), []).append(position)
+    out = list(topics)
+    for positions in groups.values():
+        for position, topic in zip(positions, sorted((topics[p] for p in positions), key=order)):
+            out[position] = topic
+    return out
+
+
 def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: str,
                     idf: dict[str, float], params: ComposeParams = ComposeParams(),
                     focus: Query | None = None, errata: Sequence[Erratum] = ()) -> Evidence:
@@ -310,7 +332,8 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
     by_section: dict[tuple, list[Block]] = {}
     for block in chosen:
         by_section.setdefault(block.chunk.section_key, []).append(block)
-    topics = [(blocks[0].chunk, sorted(blocks, key=lambda b: b.first_line)) for blocks in by_section.values()]
+    topics = named_first([(blocks[0].chunk, sorted(blocks, key=lambda b: b.first_line)) for blocks in by_section.values()],
+                         named_sections(focus, data))
     summary = tldr_lines(focus, chosen, data, model_id, idf, params, errata)
     unknown, total = unknown_terms(focus.text, data)  # a follow-up's context was vetted in its own turn
     best_similarity = max((c.dense for c in covered if not c.block.chunk.is_summary), default=-1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +15,7 @@ from rag.blocks import blocks_of
 from rag.compose import CitationList, render_block
 from rag.conversation import turn_of
 from rag.engine import Assistant
-from rag.evidence import ScoredUnit, compared_sections, names_identifier, out_of_scope, select_blocks
+from rag.evidence import ScoredUnit, compared_sections, named_first, names_identifier, out_of_scope, select_blocks
 from rag.exam import choose, clause_overlap, confidence_of, ranked_cover, telling_tokens
 from rag.params import ComposeParams, ExamParams, ParamsError, VerifyParams, params_from_tables
 from rag.pipeline import validate_citations
@@ -143,6 +144,17 @@ def test_a_block_from_another_lecture_must_come_closer():
     assert [(c.chunk.heading_path[-1], c.position) for c in chosen] == [("Session Manager", 0), ("Session Manager", 1)]
     home = select_blocks(Q("그럼 ELB는?"), ranked, params, hits=[Hit(other, 1.0)])  # the top hit's lecture
     assert len(home) == 3
+
+
+def test_the_sibling_section_the_question_names_leads_and_lectures_keep_their_rank_order():
+    def topic(*path):
+        return (SimpleNamespace(section_key=("notes.md", ("SOA", *path))), [])
+    partition, spread = topic("Placement Groups", "Partition"), topic("Placement Groups", "Spread")
+    cloudwatch, elb = topic("CloudWatch Metrics"), topic("ELB Monitoring")
+    ranked = [partition, cloudwatch, spread, elb]  # the best block sat under Partition
+    named = [spread[0].section_key, elb[0].section_key]
+    assert named_first(ranked, named) == [spread, cloudwatch, partition, elb]
+    assert named_first(ranked, []) == ranked
 
 
 def test_a_comparison_covers_both_named_sections():

@@ -11,7 +11,7 @@ STICKY = Turn("ELB의 Sticky Session은 어떻게 동작해?", "Sticky Sessions 
 HEADINGS = ["Cluster Placement Group (클러스터 배치 그룹)", "Spread Placement Group (분산 배치 그룹)",
             "Partition Placement Group (파티션 배치 그룹)", "EC2 Placement Groups (배치 그룹)",
             "Sticky Sessions (고정 세션)", "EC2 Instance Status Checks", "EC2 Instance Purchasing Options",
-            "EC2 Hibernate", "Elastic IPs"]
+            "EC2 Hibernate", "Elastic IPs", "Application Load Balancer (ALB)", "Network Load Balancer (NLB)"]
 VOCABULARY = subject_vocabulary(HEADINGS)
 
 
@@ -60,11 +60,11 @@ def test_new_subject_keeps_the_previous_aspect_korean():
 
 
 def test_new_subject_keeps_the_previous_aspect_english():
-    assert context_for("and for NLB?", [ALB]) == "Does support HTTP routing"
+    assert context_for("and for NLB?", [ALB], VOCABULARY) == "Does support HTTP routing"
 
 
 def test_bare_topic_is_a_follow_up():
-    assert context_for("NLB는?", [ALB]) == "Does support HTTP routing"
+    assert context_for("NLB는?", [ALB], VOCABULARY) == "Does support HTTP routing"
 
 
 def test_same_subject_carries_question_and_heading():
@@ -106,8 +106,14 @@ def test_a_turn_that_found_nothing_lends_no_context():
 
 
 def test_nothing_left_to_carry_gives_none():
-    assert context_for("그럼 NLB는?", [Turn("What is ALB?", "Application Load Balancer (ALB)")]) is None
+    assert context_for("그럼 NLB는?", [Turn("What is ALB?", "Application Load Balancer (ALB)")], VOCABULARY) is None
 
 
 def test_only_the_last_turn_matters():
-    assert context_for("and for NLB?", [ALB, SPREAD]) == "How many instances per AZ can a have"
+    assert context_for("and for NLB?", [ALB, SPREAD], VOCABULARY) == "How many instances per AZ can a have"
+
+
+def test_a_new_name_no_heading_holds_is_an_aspect_of_the_same_subject():
+    spread = Turn("What is a spread placement group?", "Spread Placement Group (분산 배치 그룹)")
+    assert context_for("and how many per AZ?", [spread], VOCABULARY) == (
+        "What is a spread placement group 분산 배치 그룹")  # AZ names no section: not "What is a"
