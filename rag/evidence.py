@@ -363,9 +363,11 @@ def tldr_lines(focus: Query, chosen: list[Block], data: IndexData, model_id: str
     lines = fit(answer_language_first(score_units(focus, data, model_id, ids, idf, params.lexical_weight)))
     body = score_units(focus, data, model_id, [i for block in chosen for i in block.units], idf, params.lexical_weight)
     floor = max(u.score for u in body) - params.summary_floor
-    lines = [u for u in lines if u.score >= floor]
-    if lines:
-        return sorted(lines, key=lambda u: -u.score)[:params.summary_lines]
+    best = sorted((u for u in lines if u.score >= floor), key=lambda u: -u.score)[:params.summary_lines]
+    if best:  # of two lines where one restates the other, the one that says more
+        return [u for u in best if not any(len(o.text) > len(u.text) and repeats(set(data.unit_tokens[u.index]),
+                                                                                  [set(data.unit_tokens[o.index])])
+                                           for o in best)]
     return sorted(fit([u for u in body if u.index in chosen[0].units]) or fit(body), key=lambda u: -u.score)[:1]
 
 

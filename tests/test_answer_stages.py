@@ -772,6 +772,20 @@ def test_the_tldr_skips_a_summary_line_that_restates_a_quoted_one(tmp_path):
     assert answer.split("**TL;DR**\n")[1].startswith("- EIP 한도는 AWS에 요청해 늘릴 수 있다. [")
 
 
+def test_of_two_summary_lines_where_one_restates_the_other_the_tldr_keeps_the_fuller_one(tmp_path):
+    assistant = notes_assistant(tmp_path, "notes.md", """# SOA 시험 대비
+## Spot Instances
+-   스팟 인스턴스는 중단되기 전에 2분의 유예 기간을 받는다.
+
+**정리**
+-   용량이 가장 많은 풀에서 스팟 인스턴스를 요청
+-   용량이 가장 많은 풀에서 스팟 인스턴스를 요청하고, 그 풀에서 가장 싼 인스턴스를 고른다.
+""")
+    answer = assistant.ask("스팟 인스턴스는 중단 전에 얼마나 시간을 받아?").answer_markdown
+    tldr = answer.split("**TL;DR**\n")[1].split("\n\n")[0].splitlines()
+    assert len(tldr) == 1 and tldr[0].startswith("- 용량이 가장 많은 풀에서 스팟 인스턴스를 요청하고, 그 풀에서")
+
+
 def test_a_summary_line_about_something_else_gives_way_to_the_answers_own_point(tmp_path):
     notes = """# SOA 시험 대비
 ## AMI Copy
