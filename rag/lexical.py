@@ -70,10 +70,26 @@ def glossary() -> tuple[GlossaryEntry, ...]:
     return tuple(entries)
 
 
+def inflected(word: str) -> str:
+    """A pattern for an English word and its inflections: "purchase" also reads "purchases", "purchased",
+    "purchasing"; "copy" also "copies", "copied"; "need" also "needs", "needed", "needing"."""
+    if len(word) > 3 and word.endswith("e") and word[-2] not in "aeiou":
+        return re.escape(word[:-1]) + r"(?:e|es|ed|ing)"
+    if len(word) > 3 and word.endswith("y") and word[-2] not in "aeiou":
+        return re.escape(word[:-1]) + r"(?:y|ies|ied|ying)"
+    if len(word) > 3 and word.isalpha():
+        return re.escape(word) + r"(?:s|es|ed|ing)?"
+    return re.escape(word) + "s?"
+
+
 @lru_cache(maxsize=1)
 def _glossary_patterns() -> tuple[tuple[GlossaryEntry, re.Pattern], ...]:
-    """Each entry with its English side compiled once (hundreds of patterns overflow `re`'s own cache)."""
-    return tuple((e, re.compile(r"(?<![a-z])" + re.escape(e.english) + r"s?(?![a-z])")) for e in glossary())
+    """Each entry with its English side compiled once (hundreds of patterns overflow `re`'s own cache); the
+    last word of an entry matches its inflections (`inflected`)."""
+    def pattern(english: str) -> re.Pattern:
+        head, _, last = english.rpartition(" ")
+        return re.compile(r"(?<![a-z])" + (re.escape(head + " ") if head else "") + inflected(last) + r"(?![a-z])")
+    return tuple((e, pattern(e.english)) for e in glossary())
 
 
 @lru_cache(maxsize=4096)

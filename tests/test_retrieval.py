@@ -37,6 +37,14 @@ def test_glossary_expands_english_with_korean():
     assert "spread placement group" in expand_query("분산 배치 그룹은?")
 
 
+@pytest.mark.parametrize("question, korean", [
+    ("What are the EC2 purchasing options?", "구매"), ("Which AMIs were copied?", "복사"),
+    ("Is it needed?", "필요"), ("Does it keep running when encrypting?", "암호화"),
+])
+def test_a_glossary_word_is_read_in_its_inflected_forms(question, korean):
+    assert korean in expand_query(question).split()
+
+
 def test_korean_transliterations_reach_the_notes_english_words():
     query = Query("세션 매니저는 리눅스 말고 윈도우에도 돼?", {})
     assert {"linux", "window"} <= set(query.tokens)  # "Windows" in the notes reads as window too
