@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -29,7 +30,8 @@ from rag.contradiction import (digits, find_contradiction, find_contrast, find_m
                                find_wider_scope, names_sibling)
 from rag.errata import matching
 from rag.evidence import ScoredUnit, evidence_pool, names_identifier, out_of_scope, score_units, unknown_terms
-from rag.lexical import expanded_terms, tokenize
+from rag.language import negation
+from rag.lexical import expanded_terms, lucene_idf, tokenize
 from rag.params import VerifyParams
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
 from rag.types import Verdict, section_title
@@ -85,9 +87,10 @@ def examine(query, hits, context: AnswerContext) -> Examination:
 def supported(support: "Support", params: VerifyParams) -> bool:
     """A note sentence says it: the claim's numbers, and either its key terms close in meaning, or a sentence
     that stands clearly above every other line of the pool. Topic is not enough."""
-    return support.numbers_present and not support.about_sibling and not support.default_unstated and (
-        (support.coverage >= params.support_coverage and support.similarity >= params.support_similarity)
-        or support.margin >= params.support_margin)
+    return (support.numbers_present and not support.about_sibling and not support.default_unstated
+            and ((support.coverage >= params.support_coverage and support.similarity >= params.support_similarity
+                  and not support.polarity_clash)
+                 or support.margin >= params.support_margin))
 
 
 def judge(query, hits, context: AnswerContext) -> tuple[str, str | None, list[ScoredUnit]]:
@@ -106,12 +109,13 @@ class Support:
     """How well one note sentence carries a claim: its key terms, its numbers, its meaning."""
 
     unit: ScoredUnit
-    coverage: float  # share of the claim's key terms (glossary translations count) in the sentence
+    coverage: float  # idf-weighted share of the claim's key terms (glossary translations count) in the sentence
     numbers_present: bool  # every number of the claim is in the sentence
     similarity: float  # e5 cosine between the claim and the sentence
     margin: float = 0.0  # its cosine minus the best other pool sentence's (near-duplicate lines left out)
     about_sibling: bool = False  # the sentence (with its heading) names a sibling of what the claim names, not it
     default_unstated: bool = False  # the claim states a default and the sentence states none
+    polarity_clash: bool = False  # one of the two denies something and the other denies nothing
 
 
 # a stated default: a claim about what happens unless configured needs a line that states the default
@@ -125,19 +129,32 @@ def claim_terms(text: str) -> list[str]:
     return list(dict.fromkeys(tokenize(text)))
 
 
-def support_of(claim: str, unit: ScoredUnit, similarity: float, margin: float = 0.0) -> Support:
+def term_weight(idf, chunks: int) -> Callable[[str], float]:
+    """A key term's weight: its BM25 idf, or for a term the notes never use, the idf of a word in one chunk."""
+    rarest = lucene_idf(chunks, 1)
+    return lambda term: idf.get(term, rarest)
+
+
+def support_of(claim: str, unit: ScoredUnit, similarity: float, margin: float = 0.0,
+               weight: Callable[[str], float] = lambda term: 1.0) -> Support:
+    """How well `unit` carries `claim`. Its coverage weighs each key term by `weight` (verify passes the
+    term's BM25 idf, `term_weight`): "쓸 수 있다" matters less than "150GB 미만"."""
     terms = claim_terms(claim)
     line = f"{unit.chunk.heading_path[-1]} {unit.text}"
     found = expanded_terms(line)
-    coverage = sum(t in found for t in terms) / len(terms) if terms else 0.0
+    weights = {t: weight(t) for t in terms}
+    total = sum(weights.values())
+    coverage = sum(w for t, w in weights.items() if t in found) / total if total else 0.0
     present = digits(claim) <= digits(unit.text)
     return Support(unit, coverage, present, similarity, margin, names_sibling(claim, line),
-                   bool(DEFAULT.search(claim)) and not DEFAULT.search(line))
+                   bool(DEFAULT.search(claim)) and not DEFAULT.search(line),
+                   (negation(claim) is None) != (negation(unit.text) is None))
 
 
 def candidate_supports(claim: str, query, units: list[ScoredUnit], context: AnswerContext) -> list[Support]:
     """The sentences that may carry the claim, each with its lead over the rest of the pool `units` (best
     first): the best `evidence_lines` of the pool and the pool's closest sentence by e5."""
+    weight = term_weight(context.idf, len(context.data.chunks))
     vectors = context.data.unit_rows(context.model_id, [u.index for u in units])
     similarity = vectors @ query.vector(context.model_id)
     closest = int(np.argmax(similarity))
@@ -145,7 +162,7 @@ def candidate_supports(claim: str, query, units: list[ScoredUnit], context: Answ
     for i in dict.fromkeys([*range(min(context.params.verify.evidence_lines, len(units))), closest]):
         others = similarity[(vectors @ vectors[i] < DUPLICATE) & (np.arange(len(units)) != i)]
         margin = float(similarity[i] - others.max()) if others.size else 0.0
-        supports.append(support_of(claim, units[i], float(similarity[i]), margin))
+        supports.append(support_of(claim, units[i], float(similarity[i]), margin, weight))
     return supports
 
 

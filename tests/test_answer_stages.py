@@ -590,6 +590,24 @@ def test_a_claimed_default_needs_a_line_that_states_a_default():
     assert not supported(Support(unit("x"), 0.9, True, 0.99, 0.05, default_unstated=True), params)
 
 
+def test_coverage_weighs_each_key_term_by_its_weight():
+    claim, line = "Hibernate는 RAM 크기가 150GB 미만인 인스턴스에서만 쓸 수 있다.", unit("인스턴스 RAM 크기는 150GB 미만이어야한다.",
+                                                                          heading="EC2 Hibernate")
+    plain = support_of(claim, line, 0.93).coverage
+    weighted = support_of(claim, line, 0.93, weight=lambda term: 0.2 if term in {"쓰", "있"} else 4.0).coverage
+    assert plain < weighted < 1.0  # the missing common verb "쓰다" counts for little
+
+
+def test_a_line_that_denies_what_the_claim_asserts_supports_it_only_by_a_clear_lead():
+    claim = "CloudWatch는 기본적으로 RAM 사용량을 수집한다."
+    line = unit("기본적으로 CloudWatch에서 RAM 사용량을 확인할수는 없다.", heading="CloudWatch Metrics for EC2")
+    assert support_of(claim, line, 0.93).polarity_clash
+    assert not support_of("CloudWatch는 기본적으로 RAM 사용량을 수집하지 않는다.", line, 0.93).polarity_clash
+    params = VerifyParams(support_coverage=0.8, support_similarity=0.92, support_margin=0.0225)
+    assert not supported(Support(line, 0.9, True, 0.99, 0.0, polarity_clash=True), params)
+    assert supported(Support(line, 0.9, True, 0.99, 0.05, polarity_clash=True), params)  # a paraphrase's lead
+
+
 def test_a_claims_numbers_are_its_numbers_not_the_digits_of_names():
     assert digits("EC2 T3 instances in a spread group: at most 7 per AZ, 1.5 hours") == {"7", "1.5"}
     assert support_of("A spread group on EC2 allows 7 instances per AZ.", unit("이는 한 AZ 당 7개의 인스턴스로 제한되어 있다."),
