@@ -293,6 +293,33 @@ def rank_answers(query: Query, candidates: list[Candidate]) -> list[tuple[float,
     return rank_blocks(query, [c for c in candidates if not c.block.chunk.is_summary] or candidates)
 
 
+ASKS_KINDS = re.compile(r"\b(?:types?|kinds?|sorts?|options|strateg(?:y|ies))\b|종류|유형|전략|옵션", re.IGNORECASE)
+OUTLINE_NAMED = 0.5  # share of a section heading's words the question must use for its subsections to be "the kinds"
+
+
+def kinds_outline(query: Query, chosen: list[Block], data: IndexData, params: ComposeParams) -> list[Block] | None:
+    """For "what are the types of X?", the notes' own outline when X is a section whose subsections are the
+    kinds ("EC2 Placement Groups" → Cluster, Spread, Partition): the blocks chosen from X itself, then the
+    first block of each subsection, in note order. None when the question asks for no kinds, names one of the
+    subsections, or names no section the best block sits in (or under) that has 2 to `max_topics` subsections."""
+    if not chosen or not ASKS_KINDS.search(query.text):
+        return None
+    words = set(query.tokens)
+    key = chosen[0].chunk.section_key
+    for parent in (key, (key[0], key[1][:-1])):
+        heading = heading_tokens(parent[1][-1]) if len(parent[1]) > 1 else frozenset()
+        children = [k for k in data.chunks_by_section if k[0] == parent[0] and k[1][:-1] == parent[1]]
+        if not heading or len(words & heading) < OUTLINE_NAMED * len(heading) or not 2 <= len(children) <= params.max_topics:
+            continue
+        titles = [heading_tokens(k[1][-1]) for k in children]
+        if any(words & (own - frozenset().union(*(t for t in titles if t is not own))) for own in titles):
+            return None  # it names one of them ("what kind of metadata does SSM Inventory collect?"): about that one
+        firsts = [next((b for b in section_blocks(data, k) if b.units), None) for k in children]
+        if all(firsts):
+            return [b for b in chosen if b.chunk.section_key == parent] + firsts
+    return None
+
+
 def named_first(topics: list[tuple[Chunk, list[Block]]], named: list[tuple]) -> list[tuple[Chunk, list[Block]]]:
     """Topics in rank order, except that among sibling sections (under one lecture's heading) the ones the
     question names come first, in its order: "What is a spread placement group?" leads with Spread even when
@@ -328,7 +355,8 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
         covered = candidates
     focus = focus or query
     ranked = rank_answers(focus, candidates)
-    chosen = select_blocks(focus, ranked, params, compared, hits)
+    chosen = kinds_outline(focus, chosen_blocks := select_blocks(focus, ranked, params, compared, hits), data,
+                           params) or chosen_blocks
     by_section: dict[tuple, list[Block]] = {}
     for block in chosen:
         by_section.setdefault(block.chunk.section_key, []).append(block)

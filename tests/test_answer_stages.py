@@ -790,6 +790,41 @@ def test_the_tldr_skips_a_summary_line_that_restates_a_quoted_one(tmp_path):
     assert answer.split("**TL;DR**\n")[1].startswith("- EIP 한도는 AWS에 요청해 늘릴 수 있다. [")
 
 
+OUTLINED = """# SOA 시험 대비
+## EC2 Placement Groups (배치 그룹)
+Placement Groups는 EC2 인스턴스가 어떻게 배치될지를 제어하려고 할 때 사용된다.
+
+### Cluster Placement Group (클러스터 배치 그룹)
+인스턴스가 단일 가용 영역 내에서 저지연 하드웨어 설정에 그룹화된다.
+모든 EC2 인스턴스가 동일한 랙에 배치된다.
+
+### Spread Placement Group (분산 배치 그룹)
+인스턴스가 서로 다른 랙에 분산된다.
+이는 한 AZ 당 7개의 EC2 인스턴스로 제한되어 있다.
+
+### Partition Placement Group (파티션 배치 그룹)
+인스턴스가 여러 파티션에 걸쳐 분산된다.
+한 AZ당 최대 7개의 파티션을 가질 수 있다.
+"""
+
+
+@pytest.mark.parametrize("question", ["What are the types of EC2 placement groups?", "EC2 배치 그룹 종류 알려줘"])
+def test_a_question_about_the_kinds_of_a_section_gets_its_subsections_in_note_order(tmp_path, question):
+    answer = notes_assistant(tmp_path, "notes.md", OUTLINED).ask(question).answer_markdown
+    body = answer.split("**TL;DR**")[0]
+    titles = [line for line in body.splitlines() if line.startswith("**") and "배치 그룹)**" in line]
+    assert titles[1:] == ["**Cluster Placement Group (클러스터 배치 그룹)**", "**Spread Placement Group (분산 배치 그룹)**",
+                          "**Partition Placement Group (파티션 배치 그룹)**"]
+    assert "- 인스턴스가 단일 가용 영역 내에서 저지연 하드웨어 설정에 그룹화된다. [" in body
+    assert "- 인스턴스가 서로 다른 랙에 분산된다. [" in body and "- 인스턴스가 여러 파티션에 걸쳐 분산된다. [" in body
+
+
+def test_a_question_about_one_of_the_kinds_is_not_answered_with_the_outline(tmp_path):
+    answer = notes_assistant(tmp_path, "notes.md", OUTLINED).ask("What kind of limit does an EC2 spread placement group have?")
+    body = answer.answer_markdown.split("**TL;DR**")[0]
+    assert "7개의 EC2 인스턴스로 제한" in body and "**Cluster Placement Group (클러스터 배치 그룹)**" not in body
+
+
 def test_of_two_summary_lines_where_one_restates_the_other_the_tldr_keeps_the_fuller_one(tmp_path):
     assistant = notes_assistant(tmp_path, "notes.md", """# SOA 시험 대비
 ## Spot Instances
