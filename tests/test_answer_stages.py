@@ -16,7 +16,7 @@ from rag.compose import CitationList, render_block
 from rag.conversation import turn_of
 from rag.engine import Assistant
 from rag.evidence import ScoredUnit, compared_sections, named_first, names_identifier, out_of_scope, select_blocks
-from rag.exam import choose, clause_overlap, confidence_of, ranked_cover, telling_tokens
+from rag.exam import choose, clause_overlap, confidence_of, ranked_cover, sentence_terms, telling_tokens
 from rag.params import ComposeParams, ExamParams, ParamsError, VerifyParams, params_from_tables
 from rag.pipeline import validate_citations
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows
@@ -225,6 +225,13 @@ def test_an_option_named_by_the_blocks_question_mode_ranks_best_gets_their_proba
     assert ranked_cover({"rack", "hardware"}, ranked, 8) == pytest.approx((0.6 + 0.1) / 2)  # one of two terms
     assert ranked_cover({"partition"}, ranked, 2) == 0.0  # only in a block below the cut
     assert ranked_cover({"spread"}, [], 8) == 0.0
+
+
+def test_a_note_sentence_names_what_its_section_heading_names():
+    line = unit("가용 영역마다 고정 IP를 하나 가진다.", heading="Network Load Balancer (NLB)")
+    data = SimpleNamespace(unit_tokens={0: ["가용", "영역", "고정", "ip", "하나", "가지"]})
+    terms = sentence_terms(line, data)
+    assert {"nlb", "network", "고정", "ip"} <= terms and "alb" not in terms
 
 
 def test_confidence_grows_with_the_picks_support():
