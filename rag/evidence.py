@@ -26,7 +26,8 @@ from rag.blocks import Block, section_blocks
 from rag.errata import Erratum, matching
 from rag.index import IndexData
 from rag.language import HANGUL
-from rag.lexical import CAMEL_CASE, ENGLISH, STOPWORDS, english_term, expanded_terms, heading_tokens, lucene_idf
+from rag.lexical import (CAMEL_CASE, ENGLISH, STOPWORDS, english_term, expanded_terms, heading_tokens, lucene_idf,
+                         spelled_names)
 from rag.params import AbstainParams, ComposeParams
 from rag.ranker import FEATURES, Candidate, QuestionShape, feature_rows, shipped
 from rag.retrieve import Query
@@ -162,7 +163,8 @@ MARKUP = re.compile(r"<[^>]{0,200}>|&[a-z]+;|[ㄱ-ㅎㅏ-ㅣ]+")  # HTML tags an
 
 
 def known_mass(text: str, data: IndexData, idf: dict[str, float]) -> tuple[float, bool]:
-    """How much the notes know of `text`'s words, and whether it names an English term the notes use.
+    """How much the notes know of `text`'s words, and whether it names an English term the notes use (in
+    English or in its Hangul spelling, `spelled_names`).
 
     The mass is the words' summed BM25 idf (markup stripped) in units of the idf of a word found in one
     chunk, so it reads the same for a small notes file and a large one. Junk, keyboard mash and small talk
@@ -171,7 +173,8 @@ def known_mass(text: str, data: IndexData, idf: dict[str, float]) -> tuple[float
     cleaned = MARKUP.sub(" ", text)
     rare = math.log(1 + (len(data.chunks) + 0.5) / 1.5)
     mass = sum(idf.get(t, 0.0) for t in expanded_terms(cleaned)) / rare
-    return mass, any(t in data.known_terms for t in salient_terms(cleaned))
+    names = [*salient_terms(cleaned), *(w for name in spelled_names(cleaned) for w in name.split())]
+    return mass, any(t in data.known_terms for t in names)
 
 
 IDENTIFIER_CHUNKS = 3  # a camelCase name found in at most this many chunks is one thing the notes explain

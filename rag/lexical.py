@@ -52,8 +52,10 @@ class GlossaryEntry:
     english: str
     korean: str
     general: bool = False  # an ordinary word (below GENERAL_MARKER), not an AWS term
+    spelling: bool = False  # a Hangul spelling of the English name (below SPELLING_MARKER): read one way only
 
 
+SPELLING_MARKER = "# Hangul spellings"
 GENERAL_MARKER = "# General vocabulary"
 
 
@@ -61,12 +63,13 @@ GENERAL_MARKER = "# General vocabulary"
 def glossary() -> tuple[GlossaryEntry, ...]:
     text = resources.files("rag").joinpath("data/glossary.tsv").read_text(encoding="utf-8")
     entries = []
-    general = False
+    general = spelling = False
     for line in text.splitlines():
         general = general or line.startswith(GENERAL_MARKER)
+        spelling = not general and (spelling or line.startswith(SPELLING_MARKER))
         if line.strip() and not line.startswith("#") and "\t" in line:
             english, korean = line.split("\t", 1)
-            entries.append(GlossaryEntry(english.strip().lower(), korean.strip(), general))
+            entries.append(GlossaryEntry(english.strip().lower(), korean.strip(), general, spelling))
     return tuple(entries)
 
 
@@ -80,6 +83,11 @@ def inflected(word: str) -> str:
     if len(word) > 3 and word.isalpha():
         return re.escape(word) + r"(?:s|es|ed|ing)?"
     return re.escape(word) + "s?"
+
+
+def spelled_names(text: str) -> list[str]:
+    """The English names that `text` writes in Hangul ("하이버네이트" → "hibernate"), from the glossary."""
+    return [e.english for e in glossary() if e.spelling and e.korean in text]
 
 
 @lru_cache(maxsize=1)
@@ -104,7 +112,8 @@ def expand_query(text: str, general: bool = True) -> str:
         if entry.general and not general:
             continue
         if english.search(lowered):
-            extra.append(entry.korean)
+            if not entry.spelling:  # "Hibernate" is not searched as "하이버네이트"; the notes never write it
+                extra.append(entry.korean)
         elif entry.korean in text:
             extra.append(entry.english)
     return text if not extra else text + " " + " ".join(dict.fromkeys(extra))

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from rag.evidence import known_name, unknown_terms
+from rag.evidence import known_mass, known_name, unknown_terms
 from rag.lexical import english_term
 from rag.metrics import citation_validity, format_compliance, is_korean_prose
 
@@ -71,6 +71,13 @@ def test_a_compound_is_known_when_its_named_parts_are(word, known):
 def test_an_ordinary_capitalised_word_standing_alone_is_not_an_unknown_name(question, unknown):
     notes = SimpleNamespace(known_terms={"ssh", "ec2", "spot", "instance", "db", "elb", "tag", "alb"})
     assert unknown_terms(question, notes)[0] == unknown
+
+
+@pytest.mark.fast
+def test_a_name_written_in_hangul_is_a_name_the_notes_know():
+    notes = SimpleNamespace(chunks=[None] * 10, known_terms={"hibernate"})
+    assert known_mass("하이버네이트 쓰려면 조건이 뭐야?", notes, {})[1]
+    assert not known_mass("쓰려면 조건이 뭐야?", notes, {})[1]
 
 
 def test_erratum_sentence_is_struck_through_with_bold_correction(e5_assistant):

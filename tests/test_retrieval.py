@@ -1,7 +1,7 @@
 """Retrieval with the real packaged default model (e5), BM25 and their fusion."""
 import pytest
 
-from rag.lexical import BM25, expand_query, tokenize
+from rag.lexical import BM25, expand_query, spelled_names, tokenize
 from rag.retrieve import Query, rrf
 
 
@@ -43,6 +43,12 @@ def test_glossary_expands_english_with_korean():
 ])
 def test_a_glossary_word_is_read_in_its_inflected_forms(question, korean):
     assert korean in expand_query(question).split()
+
+
+def test_a_hangul_spelling_reaches_the_english_name_one_way_only():
+    assert "hibernate" in expand_query("하이버네이트 쓰려면 조건이 뭐야?").split()
+    assert "하이버네이트" not in expand_query("Can I hibernate it?")  # the notes never write the Hangul spelling
+    assert spelled_names("클라우드워치에서 RAM 볼 수 있어?") == ["cloudwatch"]
 
 
 def test_korean_transliterations_reach_the_notes_english_words():
