@@ -145,13 +145,14 @@ def score_options(stem: str, options: dict[str, str], distinct: dict[str, set[st
     both = np.array([query.companion(option_model, text) for text in option_texts(stem, options)])
     option_matrix = data.unit_rows(option_model, ids)
     unit_tokens = [sentence_terms(unit, data) for unit in units]
+    line_tokens = [set(data.unit_tokens[i]) for i in ids]
     scores = {}
     texts = [data.units[i].text for i in ids]
     for j, key in enumerate(options):
         own = distinct[key]
         cover = np.array([len(own & t) / (len(own) or 1) for t in unit_tokens])
-        near = np.array([clause_overlap(texts[k], own, focus.question_tokens) if cover[k] else 0.0
-                         for k in range(len(ids))])
+        near = np.array([clause_overlap(texts[k], own, focus.question_tokens) if own & line_tokens[k] else 0.0
+                         for k in range(len(ids))])  # a line named by its heading alone has no clause naming it
         scores[key] = {
             "use_both": float(np.max(option_matrix @ both[j])),
             "cooccur": float(np.max(cover * (1 + near))),

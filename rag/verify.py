@@ -9,10 +9,11 @@ it disagrees with them, or when it says the wrong part of a known erratum (the
 notes themselves are wrong).
 
 Otherwise it is *supported* when one note sentence carries it: the claim's
-numbers, and either its key terms close in meaning or an e5 cosine clearly
-ahead of every other line of the pool (a paraphrase of one line, not a
-topic), unless that sentence is about a sibling of the claim's subject or
-the claim states a default the sentence does not. Else it is *not covered*,
+numbers, and either its key terms (weighted by their idf) close in meaning,
+with the same polarity, or an e5 cosine clearly ahead of every other line
+of the pool (a paraphrase of one line, not a topic), unless that sentence
+is about a sibling of the claim's subject or the claim states a default the
+sentence does not. Else it is *not covered*,
 which is also the verdict when the notes hold nothing close (the same test
 that makes question mode abstain). The wrong part is struck through and a
 bold Korean explanation quotes the note, with its citation.
