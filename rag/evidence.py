@@ -312,7 +312,8 @@ def kinds_outline(query: Query, chosen: list[Block], data: IndexData, params: Co
     for parent in (key, (key[0], key[1][:-1])):
         heading = heading_tokens(parent[1][-1]) if len(parent[1]) > 1 else frozenset()
         children = [k for k in data.chunks_by_section if k[0] == parent[0] and k[1][:-1] == parent[1]]
-        if not heading or len(words & heading) < OUTLINE_NAMED * len(heading) or not 2 <= len(children) <= params.max_topics:
+        named = bool(heading) and len(words & heading) >= OUTLINE_NAMED * len(heading)
+        if not named or not 2 <= len(children) <= params.max_topics:
             continue
         titles = [heading_tokens(k[1][-1]) for k in children]
         if any(words & (own - frozenset().union(*(t for t in titles if t is not own))) for own in titles):
@@ -358,8 +359,8 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
         covered = candidates
     focus = focus or query
     ranked = rank_answers(focus, candidates)
-    chosen = kinds_outline(focus, chosen_blocks := select_blocks(focus, ranked, params, compared, hits), data,
-                           params) or chosen_blocks
+    chosen = select_blocks(focus, ranked, params, compared, hits)
+    chosen = kinds_outline(focus, chosen, data, params) or chosen
     by_section: dict[tuple, list[Block]] = {}
     for block in chosen:
         by_section.setdefault(block.chunk.section_key, []).append(block)
@@ -395,10 +396,10 @@ def tldr_lines(focus: Query, chosen: list[Block], data: IndexData, model_id: str
     body = score_units(focus, data, model_id, [i for block in chosen for i in block.units], idf, params.lexical_weight)
     floor = max(u.score for u in body) - params.summary_floor
     best = sorted((u for u in lines if u.score >= floor), key=lambda u: -u.score)[:params.summary_lines]
-    if best:  # of two lines where one restates the other, the one that says more
-        return [u for u in best if not any(len(o.text) > len(u.text) and repeats(set(data.unit_tokens[u.index]),
-                                                                                  [set(data.unit_tokens[o.index])])
-                                           for o in best)]
+    if best:
+        tokens = {u.index: set(data.unit_tokens[u.index]) for u in best}
+        return [u for u in best  # of two lines where one restates the other, the one that says more
+                if not any(len(o.text) > len(u.text) and repeats(tokens[u.index], [tokens[o.index]]) for o in best)]
     return sorted(fit([u for u in body if u.index in chosen[0].units]) or fit(body), key=lambda u: -u.score)[:1]
 
 
