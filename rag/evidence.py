@@ -448,9 +448,13 @@ def repeats(tokens: set[str], quoted: list[set[str]]) -> bool:
 TLDR_MIN_CHARS = 20  # shorter lines are titles or list items ("패치 베이스라인"), not a summary
 
 
+CASE_LABEL = re.compile(r"(?:[:：]|[가-힣]\s*(?:경우|때))\s*$")  # ends on a colon or on "…하는 경우/때" with no predicate
+
+
 def says_something(text: str) -> bool:
-    """A line that can stand as a TL;DR: a statement, not a title or a lead-in to a list ("할당 전략:")."""
-    return len(text.strip()) >= TLDR_MIN_CHARS and not text.rstrip().endswith((":", "："))
+    """A line that can stand as a TL;DR: a statement, not a title, a lead-in to a list ("할당 전략:") or the
+    label of a case ("EC2 Instance Connect를 사용하는 경우")."""
+    return len(text.strip()) >= TLDR_MIN_CHARS and not CASE_LABEL.search(text)
 
 
 def answer_language_first(units: list[ScoredUnit]) -> list[ScoredUnit]:

@@ -15,7 +15,8 @@ from rag.blocks import blocks_of
 from rag.compose import CitationList, render_block
 from rag.conversation import turn_of
 from rag.engine import Assistant
-from rag.evidence import ScoredUnit, compared_sections, named_first, names_identifier, out_of_scope, select_blocks
+from rag.evidence import (ScoredUnit, compared_sections, named_first, names_identifier, out_of_scope, says_something,
+                          select_blocks)
 from rag.exam import choose, clause_overlap, confidence_of, ranked_cover, sentence_terms, telling_tokens
 from rag.params import ComposeParams, ExamParams, ParamsError, VerifyParams, params_from_tables
 from rag.pipeline import validate_citations
@@ -830,6 +831,15 @@ def test_a_question_about_one_of_the_kinds_is_not_answered_with_the_outline(tmp_
     answer = notes_assistant(tmp_path, "notes.md", OUTLINED).ask("What kind of limit does an EC2 spread placement group have?")
     body = answer.answer_markdown.split("**TL;DR**")[0]
     assert "7개의 EC2 인스턴스로 제한" in body and "**Cluster Placement Group (클러스터 배치 그룹)**" not in body
+
+
+@pytest.mark.parametrize("line, statement", [
+    ("EC2 Instance Connect를 사용하는 경우", False), ("예약 인스턴스는 1, 3년 동안 오래 머물 계획일때", False),
+    ("Spot Fleet의 할당 전략:", False), ("SG에 AWS IP Range를 허용 했는지", True),
+    ("이런 경우에는 인스턴스를 재부팅해야 한다.", True), ("새 버전을 배포할 때 이 옵션을 반드시 사용해야 한다.", True),
+])
+def test_a_tldr_line_is_a_statement_not_the_label_of_a_case(line, statement):
+    assert says_something(line) is statement
 
 
 def test_of_two_summary_lines_where_one_restates_the_other_the_tldr_keeps_the_fuller_one(tmp_path):
