@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import permutations
 
-from rag.evidence import ScoredUnit, idf_mass, mass_share, salient_terms
+from rag.evidence import ScoredUnit, idf_mass, mass_share, salient_terms, subsections
 from rag.language import HANGUL, OPPOSITE, negation, qualified
 from rag.lexical import expand_query, expanded_terms, tokenize
 from rag.params import VerifyParams
@@ -128,9 +128,7 @@ def siblings_of(data, key: tuple) -> list[tuple]:
     """Sections under the same lecture or section heading as `key`, itself included: the notes' own contrast
     sets (Cluster / Spread / Partition under Placement Groups). Lectures side by side are no contrast set."""
     parent = key[1][:-1]
-    if len(parent) < 2:
-        return []
-    return [k for k in data.chunks_by_section if k[0] == key[0] and k[1][:-1] == parent and len(k[1]) == len(key[1])]
+    return subsections(data, (key[0], parent)) if len(parent) > 1 else []
 
 
 def find_contrast(claim: str, sections: list[tuple], data, idf: dict[str, float],

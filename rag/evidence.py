@@ -296,6 +296,11 @@ def rank_answers(query: Query, candidates: list[Candidate]) -> list[tuple[float,
     return rank_blocks(query, [c for c in candidates if not c.block.chunk.is_summary] or candidates)
 
 
+def subsections(data: IndexData, parent: tuple) -> list[tuple]:
+    """The section keys right under `parent` (a section key), in note order."""
+    return [k for k in data.chunks_by_section if k[0] == parent[0] and k[1][:-1] == parent[1]]
+
+
 ASKS_KINDS = re.compile(r"\b(?:types?|kinds?|sorts?|options|strateg(?:y|ies))\b|종류|유형|전략|옵션", re.IGNORECASE)
 OUTLINE_NAMED = 0.5  # share of a section heading's words the question must use for its subsections to be "the kinds"
 
@@ -311,7 +316,7 @@ def kinds_outline(query: Query, chosen: list[Block], data: IndexData, params: Co
     key = chosen[0].chunk.section_key
     for parent in (key, (key[0], key[1][:-1])):
         heading = heading_tokens(parent[1][-1]) if len(parent[1]) > 1 else frozenset()
-        children = [k for k in data.chunks_by_section if k[0] == parent[0] and k[1][:-1] == parent[1]]
+        children = subsections(data, parent)
         named = bool(heading) and len(words & heading) >= OUTLINE_NAMED * len(heading)
         if not named or not 2 <= len(children) <= params.max_topics:
             continue
@@ -365,7 +370,7 @@ def gather_evidence(query: Query, hits: list[Hit], data: IndexData, model_id: st
     for block in chosen:
         by_section.setdefault(block.chunk.section_key, []).append(block)
     topics = named_first([(blocks[0].chunk, sorted(blocks, key=lambda b: b.first_line)) for blocks in by_section.values()],
-                         named_sections(focus, data))
+                         compared or named_sections(focus, data))  # a comparison's are its named ones
     summary = tldr_lines(focus, chosen, data, model_id, idf, params, errata)
     unknown, total = unknown_terms(focus.text, data)  # a follow-up's context was vetted in its own turn
     best_similarity = max((c.dense for c in covered if not c.block.chunk.is_summary), default=-1.0)
