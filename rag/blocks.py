@@ -11,9 +11,15 @@ from a chunk's raw lines:
     -   ENA는 최대 100Gbps를 제공한다.         ┐ one block: a bullet
         -   t2를 제외한 최신 세대에 설치된다.    ┘ and its indented children
     정확한 이유는 Description 탭에서 확인한다.   one block: a prose line
+    -   **lowestPrice**:                     ┐ one block: a label and the lines
+    -   최저 가격 풀에서 제공한다.              ┘ after it at its own depth
+    -   대상 그룹의 옵션을 살펴보자              ┐ one block: a line that announces
+    -   등록 취소 지연 (deregistration delay)   │ what follows ("…살펴보자",
+    -   느린 시작 (slow start)                 ┘ "…란 무엇인가?") and its items
 
 A blank line ends a list, and a lone line ending in a colon takes the list
-after the blank line that follows it. Only lines that hold quotable units (see
+after the blank line that follows it. An announcing line takes the items after
+it only while they fit in `MAX_CHILDREN` lines; the rest stand alone. Only lines that hold quotable units (see
 `rag.notes.units_of`) take part, so code fences and tables stay out.
 """
 from __future__ import annotations
@@ -26,6 +32,8 @@ from rag.types import Chunk
 
 BULLET = re.compile(r"^(\s*)(?:[-*+]|(\d+)\.)\s+")
 LEAD_IN = re.compile(r"(:|：|다음과 같다\.?|아래와 같다\.?|같다\.?|은|는|following:?)\s*$")
+LABEL = re.compile(r"[:：]\s*$")  # "**lowestPrice**:" heads the lines after it at its own depth
+ANNOUNCE = re.compile(r"(살펴|알아|확인해)(보자|봅시다)\.?\s*$|\?\s*$")  # "…을 살펴보자", "…이란 무엇인가?" heads what follows
 MAX_CHILDREN = 8  # a longer list is cut after this many items; the answer never dumps a whole section
 
 
@@ -114,19 +122,40 @@ def _split_group(group: list[tuple]) -> list[list[tuple]]:
     i = 0
     while i < len(group):
         number, text, indent, is_bullet, _ = group[i]
-        members = [group[i]]
-        j = i + 1
-        if not is_bullet and LEAD_IN.search(text) and j < len(group) and group[j][3]:
+        j = _bullet_end(group, i) if is_bullet else i + 1
+        if is_bullet and j == i + 1 and (LABEL.search(text) or ANNOUNCE.search(text)):
+            j = _items_end(group, i, indent, stop_at_label=bool(LABEL.search(text)))
+        elif not is_bullet and (LEAD_IN.search(text) or ANNOUNCE.search(text)) and j < len(group) and group[j][3]:
             while j < len(group) and group[j][3]:  # a lead-in line takes the list that follows it
-                members.append(group[j])
                 j += 1
-        elif is_bullet:
-            while j < len(group) and group[j][3] and group[j][2] > indent:  # a bullet takes its indented children
-                members.append(group[j])
+        elif not is_bullet and ANNOUNCE.search(text):
+            while j < len(group) and j - i <= MAX_CHILDREN:  # "…살펴보자." takes the rest of its paragraph
                 j += 1
-        out.append(members)
+        out.append(group[i:j])
         i = j
     return out
+
+
+def _bullet_end(group: list[tuple], i: int) -> int:
+    """Where the bullet at `i` and its indented children end."""
+    j = i + 1
+    while j < len(group) and group[j][3] and group[j][2] > group[i][2]:
+        j += 1
+    return j
+
+
+def _items_end(group: list[tuple], i: int, indent: int, stop_at_label: bool) -> int:
+    """Where the items a label or an announcing bullet heads end: the bullets after it at its own depth, each
+    with its children, up to the next label (for a label) and only while they fit in `MAX_CHILDREN` lines."""
+    j = i + 1
+    while j < len(group) and group[j][3] and group[j][2] == indent:
+        if (stop_at_label and LABEL.search(group[j][1])) or ANNOUNCE.search(group[j][1]):
+            break
+        end = _bullet_end(group, j)
+        if end - i - 1 > MAX_CHILDREN:
+            break
+        j = end
+    return j
 
 
 def section_blocks(data: IndexData, section_key: tuple) -> list[Block]:

@@ -90,6 +90,63 @@ def test_a_bullet_takes_its_indented_children(nested):
     ]
 
 
+LABELLED = """# SOA 시험 대비
+## Spot Fleet
+-   할당 전략이 있다.
+-   **diversified**:
+-   스팟 인스턴스를 모든 풀에 두루 분산
+-   **lowestPrice**:
+-   최저 가격 풀에서 제공한다.
+-   중단률이 높다.
+
+## Target Groups
+-   대상 그룹에 설정할 수 있는 모든 옵션을 살펴보자
+-   등록 취소 지연 (deregistration delay)
+    -   대상을 등록 취소하기 전에 대기하는 시간이다.
+-   느린 시작 (slow start)
+-   라우팅 알고리즘이 있다.
+    -   라운드 로빈
+    -   최소 미해결 요청
+    -   흐름 해시 알고리즘
+    -   가중치 기반 라운드 로빈 알고리즘
+-   스티키 설정이 있다.
+-   예를 들어 health check 설정을 한다고 가정해보자.
+-   interval은 health check를 수행하는 빈도이다.
+
+## Parameter Policies
+매개 변수 정책이란 무엇인가?
+-   매개 변수에 TTL을 설정할 수 있다.
+-   여러 정책을 한번에 할당할 수 있다.
+
+SSM의 인벤토리 기능을 살펴보자.
+관리되는 인스턴스로부터 메타데이터를 수집한다.
+"""
+
+
+def test_a_label_heads_the_lines_after_it_at_its_own_depth_up_to_the_next_label(tmp_path):
+    assert block_texts(notes_assistant(tmp_path, "notes.md", LABELLED), "Spot Fleet") == [
+        (3, [(0, "할당 전략이 있다.")]),
+        (4, [(0, "**diversified**:"), (1, "스팟 인스턴스를 모든 풀에 두루 분산")]),
+        (6, [(0, "**lowestPrice**:"), (1, "최저 가격 풀에서 제공한다."), (1, "중단률이 높다.")]),
+    ]
+
+
+def test_an_announcing_line_takes_the_items_that_fit_and_the_rest_stand_alone(tmp_path):
+    assistant = notes_assistant(tmp_path, "notes.md", LABELLED)
+    assert block_texts(assistant, "Target Groups") == [
+        (11, [(0, "대상 그룹에 설정할 수 있는 모든 옵션을 살펴보자"), (1, "등록 취소 지연 (deregistration delay)"),
+              (1, "대상을 등록 취소하기 전에 대기하는 시간이다."), (1, "느린 시작 (slow start)"), (1, "라우팅 알고리즘이 있다."),
+              (1, "라운드 로빈"), (1, "최소 미해결 요청"), (1, "흐름 해시 알고리즘"), (1, "가중치 기반 라운드 로빈 알고리즘")]),
+        (20, [(0, "스티키 설정이 있다.")]),  # a ninth item would not fit
+        (21, [(0, "예를 들어 health check 설정을 한다고 가정해보자.")]),  # supposing is no announcement
+        (22, [(0, "interval은 health check를 수행하는 빈도이다.")]),
+    ]
+    assert block_texts(assistant, "Parameter Policies") == [
+        (25, [(0, "매개 변수 정책이란 무엇인가?"), (1, "매개 변수에 TTL을 설정할 수 있다."), (1, "여러 정책을 한번에 할당할 수 있다.")]),
+        (29, [(0, "SSM의 인벤토리 기능을 살펴보자."), (1, "관리되는 인스턴스로부터 메타데이터를 수집한다.")]),
+    ]
+
+
 def test_a_block_is_quoted_with_its_nesting_and_one_citation(nested):
     data = nested.state.data
     chunk = next(c for c in data.chunks if c.heading_path[-1] == "InstanceTerminatesImmediately")
