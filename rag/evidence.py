@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from rag.blocks import Block, section_blocks
+from rag.blocks import ANNOUNCE, Block, section_blocks
 from rag.errata import Erratum, matching
 from rag.index import IndexData
 from rag.language import HANGUL
@@ -457,9 +457,9 @@ CASE_LABEL = re.compile(r"(?:[:：]|[가-힣]\s*(?:경우|때))\s*$")  # ends on
 
 
 def says_something(text: str) -> bool:
-    """A line that can stand as a TL;DR: a statement, not a title, a lead-in to a list ("할당 전략:") or the
-    label of a case ("EC2 Instance Connect를 사용하는 경우")."""
-    return len(text.strip()) >= TLDR_MIN_CHARS and not CASE_LABEL.search(text)
+    """A line that can stand as a TL;DR: a statement, not a title, a lead-in to a list ("할당 전략:"), the
+    label of a case ("EC2 Instance Connect를 사용하는 경우") or an announcement ("에러 유형을 살펴보자")."""
+    return len(text.strip()) >= TLDR_MIN_CHARS and not CASE_LABEL.search(text) and not ANNOUNCE.search(text)
 
 
 def answer_language_first(units: list[ScoredUnit]) -> list[ScoredUnit]:

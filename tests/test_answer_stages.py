@@ -894,8 +894,9 @@ def test_a_question_about_one_of_the_kinds_is_not_answered_with_the_outline(tmp_
     ("EC2 Instance Connect를 사용하는 경우", False), ("예약 인스턴스는 1, 3년 동안 오래 머물 계획일때", False),
     ("Spot Fleet의 할당 전략:", False), ("SG에 AWS IP Range를 허용 했는지", True),
     ("이런 경우에는 인스턴스를 재부팅해야 한다.", True), ("새 버전을 배포할 때 이 옵션을 반드시 사용해야 한다.", True),
+    ("로드밸런서에서 발생할 수 있는 에러 유형을 살펴보자", False), ("매개 변수 정책이란 무엇인가?", False),
 ])
-def test_a_tldr_line_is_a_statement_not_the_label_of_a_case(line, statement):
+def test_a_tldr_line_is_a_statement_not_the_label_of_a_case_or_an_announcement(line, statement):
     assert says_something(line) is statement
 
 
