@@ -45,6 +45,7 @@ from rag.evidence import ScoredUnit, idf_mass, mass_share, salient_terms, subsec
 from rag.language import HANGUL, OPPOSITE, negation, qualified
 from rag.lexical import expand_query, expanded_terms, tokenize
 from rag.params import VerifyParams
+from rag.types import section_title
 
 NUMBER = re.compile(r"(?<![A-Za-z0-9.])\d+(?:[.,]\d+)?(?:\s*(?:-|–|~)\s*\d+)?(?:\s*-?\s*(?:%|[A-Za-z가-힣]+))?")
 FAMILIES: tuple[tuple[tuple[str, ...], ...], ...] = (
@@ -253,7 +254,7 @@ def find_outranked(sentence: str, evidence: list[ScoredUnit]) -> tuple[str, Scor
                     said = top.group("p") or top.group("q") or ""
                     if not (HANGUL.search(said) or top.group(0).lower().startswith("the most")):
                         continue  # "the X" alone is no superlative
-                    subject = f"{unit.chunk.heading_path[-1]} {unit.text[:top.start()]}"
+                    subject = f"{section_title(unit.chunk.heading_path)} {unit.text[:top.start()]}"
                     if (quality & expanded_terms(said) and alike(claim.group("b"), subject) >= 0.5
                             and alike(claim.group("a"), subject) < 0.5):
                         return claim.group().strip(" ."), unit
@@ -310,7 +311,7 @@ def member_context(unit: ScoredUnit, family) -> dict[int, str]:
             named = _members(above, family)
             if named:
                 return named
-    return _members(unit.chunk.heading_path[-1], family)
+    return _members(section_title(unit.chunk.heading_path), family)
 
 
 def with_next_line(unit: ScoredUnit, data) -> list[str]:
@@ -345,7 +346,7 @@ def find_misplaced_member(sentence: str, evidence: list[ScoredUnit], data, idf: 
         if not fits or fits[0][0] < params.contrast_min_fit:
             continue
         fit, _, unit = fits[0]
-        if _members(unit.text, family) and set(said) & set(_members(unit.chunk.heading_path[-1], family)):
+        if _members(unit.text, family) and set(said) & set(_members(section_title(unit.chunk.heading_path), family)):
             continue  # a line of the claim's own section that names a sibling in passing ("중지하지 않거나")
         noted = member_context(unit, family)
         own = max((f for f, _, u in fits if set(said) & set(member_context(u, family))), default=0.0)
@@ -456,7 +457,7 @@ def find_contradiction(sentence: str, evidence: list[ScoredUnit],
         if len(said) != 1:
             continue  # a swap names one member; a claim that lists several swaps none
         noted = member_context(best, family)  # its own words, else the label above its list, else its heading
-        about = set(_members(best.chunk.heading_path[-1], family))  # the section the line sits in
+        about = set(_members(section_title(best.chunk.heading_path), family))  # the section the line sits in
         if noted and not set(said) & set(noted) and not set(said) & about:
             return next(iter(said.values())), best
         if noted and set(noted) - set(said) and ONLY.search(sentence):
@@ -510,7 +511,7 @@ def line_speaks_of(word: str, unit: ScoredUnit) -> bool:
     glossary cannot put into Korean cannot be checked against a Korean line, so it is given the benefit."""
     if not HANGUL.search(word) and expand_query(word) == word and HANGUL.search(unit.text):
         return True
-    return bool(expanded_terms(word) & expanded_terms(f"{unit.chunk.heading_path[-1]} {unit.text}"))
+    return bool(expanded_terms(word) & expanded_terms(f"{section_title(unit.chunk.heading_path)} {unit.text}"))
 
 
 AUXILIARY = r"(?:(?:does|do|did|is|are|was|were|will|would|should|has|have|had)\s+)?"

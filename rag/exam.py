@@ -46,6 +46,7 @@ from rag.lexical import expand_query, expanded_terms, heading_tokens, tokenize
 from rag.params import ExamParams
 from rag.pipeline import AnswerContext, ModeResult, Request, RetrievalPlan, default_plan
 from rag.ranker import Candidate
+from rag.types import section_title
 
 NEGATED_QUESTION = re.compile(r"\b(?:NOT|EXCEPT)\b|(?i:\bwhich(?:\s+of\s+(?:the\s+following|these))?(?:\s+[\w-]+){0,4}?\s+(?:is|are|was|were|does|do|did|can|could|would|will|should)\s+(?:not|false|incorrect)\b|\bwhat\s+(?:is|are)\s+not\b)|아닌|않은|틀린|잘못된")
 
@@ -128,8 +129,8 @@ def ranked_cover(own: set[str], ranked: list[tuple[float, Candidate]], blocks: i
 
 def sentence_terms(unit: ScoredUnit, data) -> set[str]:
     """The terms a note sentence names: its own and its section heading's ("가용 영역마다 고정 IP를 하나 가진다"
-    under "Network Load Balancer (NLB)" names NLB)."""
-    return set(data.unit_tokens[unit.index]) | heading_tokens(unit.chunk.heading_path[-1])
+    under "Network Load Balancer (NLB)" names NLB; under a generic "개요", the section it opens names it)."""
+    return set(data.unit_tokens[unit.index]) | heading_tokens(section_title(unit.chunk.heading_path))
 
 
 def score_options(stem: str, options: dict[str, str], distinct: dict[str, set[str]], units: list[ScoredUnit],
@@ -197,14 +198,14 @@ def deciding_units(stem: str, units: list[ScoredUnit], data, distinct: dict[str,
 
     def is_prose(text: str) -> bool:  # a sentence of the notes, not a bare label such as "Dedicated Hosts (전용 호스트)"
         return len(HANGUL.findall(text)) >= min_chars // 2
-    headings = {h: heading_tokens(h) for h in {u.chunk.heading_path[-1] for u in informative}}
+    headings = {h: heading_tokens(h) for h in {section_title(u.chunk.heading_path) for u in informative}}
     sentence_tokens = [set(data.unit_tokens[u.index]) for u in informative]
 
     def best(own: set[str]) -> ScoredUnit | None:
-        fits = [(is_prose(u.text), len(own & headings[u.chunk.heading_path[-1]]) * 3 + len(own & tokens) * 2
+        fits = [(is_prose(u.text), len(own & headings[section_title(u.chunk.heading_path)]) * 3 + len(own & tokens) * 2
                  + len(question_tokens & tokens) * 0.5 + u.score, k)
                 for k, (u, tokens) in enumerate(zip(informative, sentence_tokens))
-                if own & (tokens | headings[u.chunk.heading_path[-1]])]
+                if own & (tokens | headings[section_title(u.chunk.heading_path)])]
         if any(prose for prose, _, _ in fits):
             return informative[max(fits)[2]]
         return anywhere(own) or (informative[max(fits)[2]] if fits else None)
@@ -216,7 +217,7 @@ def deciding_units(stem: str, units: list[ScoredUnit], data, distinct: dict[str,
             text = data.units[i].text
             if not own & set(tokens) or len(text) < min_chars:
                 continue
-            heading = data.chunk_by_id[data.units[i].chunk_id].heading_path[-1]
+            heading = section_title(data.chunk_by_id[data.units[i].chunk_id].heading_path)
             found.append((is_prose(text), 3 * len(own & heading_tokens(heading))
                           + sum(idf.get(t, 0.0) for t in own & set(tokens)) + 0.5 * len(question_tokens & set(tokens)), i))
         if not found:

@@ -141,7 +141,7 @@ def support_of(claim: str, unit: ScoredUnit, similarity: float, margin: float = 
     """How well `unit` carries `claim`. Its coverage weighs each key term by `weight` (verify passes the
     term's BM25 idf, `term_weight`): "쓸 수 있다" matters less than "150GB 미만"."""
     terms = claim_terms(claim)
-    line = f"{unit.chunk.heading_path[-1]} {unit.text}"
+    line = f"{section_title(unit.chunk.heading_path)} {unit.text}"
     found = expanded_terms(line)
     weights = {t: weight(t) for t in terms}
     total = sum(weights.values())
