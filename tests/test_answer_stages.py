@@ -292,6 +292,13 @@ def test_a_note_sentence_names_what_its_section_heading_names():
     assert {"nlb", "network", "고정", "ip"} <= terms and "alb" not in terms
 
 
+def test_under_a_generic_subheading_the_section_it_opens_names_the_sentence():
+    text = "레이어 7에서만 작동하는 로드 밸런서이다."
+    line = ScoredUnit(0, 1.0, Chunk("c", "n.md", ("SOA", "Application Load Balancer (ALB)", "개요"), 1, 2, text, 5), 1, text)
+    terms = sentence_terms(line, SimpleNamespace(unit_tokens={0: ["레이어", "7", "작동", "로드", "밸런서"]}))
+    assert {"alb", "application", "레이어"} <= terms and "개요" not in terms
+
+
 def test_confidence_grows_with_the_picks_support():
     params = ExamParams()
     assert confidence_of(0.0, params) < confidence_of(0.5, params) < confidence_of(1.0, params)
