@@ -269,7 +269,7 @@ def candidate_blocks(query: Query, hits: list[Hit], data: IndexData, model_id: s
     mass = idf_mass(query.tokens, idf)
     out = []
     for rank, key in enumerate(dict.fromkeys([*candidate_sections(hits, params.candidate_hits), *compared])):
-        heading = heading_tokens(key[1][-1]) if len(key[1]) > 1 else frozenset()
+        heading = heading_tokens(section_title(key[1])) if len(key[1]) > 1 else frozenset()
         named = len(query_tokens & heading) / len(heading) if heading else 0.0
         blocks = [b for b in section_blocks(data, key) if b.units]
         ids = [i for b in blocks for i in b.units]
