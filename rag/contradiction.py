@@ -145,7 +145,10 @@ def find_contrast(claim: str, sections: list[tuple], data, idf: dict[str, float]
         if len(family) < 2:
             continue
         headings = {k: set(expanded_terms(k[1][-1])) for k in family}
-        shared = set.intersection(*headings.values())
+        parent = set(expanded_terms(key[1][-2]))  # the parent's words that several members repeat are family
+        # words too: "로드 밸런서" names no one of "로드 밸런서의 메트릭" and "Load Balancer Access Log"
+        shared = set.intersection(*headings.values()) | {
+            t for t in parent if sum(t in words for words in headings.values()) > 1}
         share = {k: len((headings[k] - shared) & claim_tokens) / max(len(headings[k] - shared), 1) for k in family}
         ranked = sorted(family, key=lambda k: -share[k])
         if share[ranked[0]] == 0 or share[ranked[0]] == share[ranked[1]]:

@@ -542,6 +542,27 @@ def test_a_sibling_sections_line_contradicts_a_claim_only_when_it_does_not_name_
     assert find_contrast("Cluster와 달리 IAM 권한과 상관없이 동작한다.", [spread], data, idf) is None
 
 
+MONITORING = """# SOA 시험 대비
+## Elastic Load Balancer - Monitoring
+### 개요
+-   4XX 코드는 클라이언트 측 오류이고 5XX 오류는 서버 문제이다.
+### 로드 밸런서의 메트릭
+-   로드 밸런서는 메트릭을 CloudWatch로 직접 전송한다.
+### Load Balancer Access Log
+-   액세스 로그는 S3에 저장할 수 있다.
+"""
+
+
+def test_words_the_parent_heading_and_several_members_share_name_no_member(tmp_path):
+    from rag.contradiction import find_contrast
+
+    data = notes_assistant(tmp_path, "notes.md", MONITORING).state.data
+    idf = {t: 2.0 for u in data.unit_tokens for t in u}
+    overview = next(k for k in data.chunks_by_section if k[1][-1] == "개요")
+    # "로드 밸런서" is in the parent's title and in two members' titles: the claim names none of them
+    assert find_contrast("로드 밸런서의 4XX 오류는 클라이언트 측 오류이다.", [overview], data, idf) is None
+
+
 def test_a_spelled_out_number_with_its_unit_is_a_number_too():
     line = unit("24시간을 기준으로 인스턴스 평균 CPU 사용률이 기준 사용률을 초과하면 요금을 낸다.")
     found = find_contradiction("The charge is based on average CPU over a rolling one-hour window.", [line])
