@@ -367,8 +367,11 @@ def _load_lexical(folder: Path, manifest: dict, chunk_tokens: list[list[str]]) -
 
 
 def _old_vectors(previous: IndexData | None, model_id: str, dim: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Vectors of the previous generation by text hash, for one model."""
+    """Vectors of the previous generation by text hash, for one model. A generation built with another
+    `UNITS_VERSION` read other texts (`unit_embed_text` may have changed), so none of its vectors is reused."""
     if previous is None or model_id not in previous.chunk_vectors:
+        return {}, {}
+    if previous.manifest.get("chunker", {}).get("units_version") != UNITS_VERSION:
         return {}, {}
     if previous.manifest["models"][model_id]["dim"] != dim:
         return {}, {}

@@ -66,6 +66,17 @@ def test_a_glossary_edit_retokenises_the_index_and_reuses_every_vector(tmp_path,
     assert assistant.state.data.manifest["chunker"]["lexical_version"] == lexical.lexical_signature()
 
 
+def test_a_new_units_version_reembeds_every_vector(tmp_path, notes_dir, monkeypatch):
+    """The sentences' embedded text may have changed with the version: no vector of the old texts is reused."""
+    build(tmp_path, notes_dir)
+    monkeypatch.setattr(store, "UNITS_VERSION", store.UNITS_VERSION + 1)
+    monkeypatch.setattr(store, "unit_embed_text", lambda unit, chunk: f"{chunk.heading_path[0]} / {unit.text}")
+    assistant, report, messages = build(tmp_path, notes_dir)
+    assert messages[0] == "index: chunker settings changed; updating"
+    assert report.reused == 0 and report.embedded == report.chunks + report.units
+    assert assistant.state.data.manifest["chunker"]["units_version"] == store.UNITS_VERSION
+
+
 @pytest.mark.model
 def test_new_model_gets_its_own_vectors_never_mixed(tmp_path, notes_dir):
     build(tmp_path, notes_dir)
