@@ -33,6 +33,8 @@ from rag.types import Chunk
 BULLET = re.compile(r"^(\s*)(?:[-*+]|(\d+)\.)\s+")
 LEAD_IN = re.compile(r"(:|：|다음과 같다\.?|아래와 같다\.?|같다\.?|은|는|following:?)\s*$")
 LABEL = re.compile(r"[:：]\s*$")  # "**lowestPrice**:" heads the lines after it at its own depth
+TITLE = re.compile(r"^[^.!?:：]{2,30}(?<![다요음함됨임])$")  # "스팟 인스턴스 할당 전략": a title, no sentence, over its list
+COUNTED = re.compile(r"(두|세|네|다섯|몇|\d+)\s*가지(이다|가 있다)?\.?\s*$")  # "요청 유형은 두 가지이다." over the two
 ANNOUNCE = re.compile(r"(살펴|알아|확인해)(보자|봅시다)\.?\s*$|\?\s*$")  # "…을 살펴보자", "…이란 무엇인가?" heads what follows
 MAX_CHILDREN = 8  # a longer list is cut after this many items; the answer never dumps a whole section
 
@@ -41,7 +43,7 @@ MAX_CHILDREN = 8  # a longer list is cut after this many items; the answer never
 class Line:
     number: int  # line number in the source file
     text: str  # without the bullet marker
-    depth: int  # 0 for the block's head, 1 for its children
+    depth: int  # 0 for the block's head, 1 for its children, 2 for theirs
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,10 @@ def blocks_of(chunk: Chunk, data: IndexData) -> list[Block]:
     blocks: list[Block] = []
     for group in groups:
         for members in _split_group(group):
-            lines = tuple(Line(n, text, 0 if k == 0 else 1) for k, (n, text, *_rest) in enumerate(members[:MAX_CHILDREN + 1]))
+            kept = members[:MAX_CHILDREN + 1]
+            levels = sorted({indent for _, _, indent, *_rest in kept[1:]})  # children keep their nesting
+            lines = tuple(Line(n, text, 0 if k == 0 else 1 + levels.index(indent))
+                          for k, (n, text, indent, *_rest) in enumerate(kept))
             units = tuple(i for line in lines for i in units_by_line.get(line.number, []))
             blocks.append(Block(chunk, lines, units, len(blocks), any(m[4] for m in members)))
     return blocks
@@ -125,15 +130,20 @@ def _split_group(group: list[tuple]) -> list[list[tuple]]:
         j = _bullet_end(group, i) if is_bullet else i + 1
         if is_bullet and j == i + 1 and (LABEL.search(text) or ANNOUNCE.search(text)):
             j = _items_end(group, i, indent, stop_at_label=bool(LABEL.search(text)))
-        elif not is_bullet and (LEAD_IN.search(text) or ANNOUNCE.search(text)) and j < len(group) and group[j][3]:
-            while j < len(group) and group[j][3]:  # a lead-in line takes the list that follows it
-                j += 1
+        elif not is_bullet and j < len(group) and group[j][3] and heads_a_list(text):
+            j = _items_end(group, i, group[j][2], stop_at_label=False)  # a lead-in line takes the list after it
         elif not is_bullet and ANNOUNCE.search(text):
             while j < len(group) and j - i <= MAX_CHILDREN:  # "…살펴보자." takes the rest of its paragraph
                 j += 1
         out.append(group[i:j])
         i = j
     return out
+
+
+def heads_a_list(text: str) -> bool:
+    """A prose line that introduces the list after it: a lead-in ("이유는 아래와 같다."), an announcement, a count
+    ("두 가지이다.") or a bare title ("스팟 인스턴스 할당 전략")."""
+    return bool(LEAD_IN.search(text) or ANNOUNCE.search(text) or COUNTED.search(text) or TITLE.match(text))
 
 
 def _bullet_end(group: list[tuple], i: int) -> int:

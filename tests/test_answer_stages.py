@@ -135,8 +135,8 @@ def test_an_announcing_line_takes_the_items_that_fit_and_the_rest_stand_alone(tm
     assistant = notes_assistant(tmp_path, "notes.md", LABELLED)
     assert block_texts(assistant, "Target Groups") == [
         (11, [(0, "대상 그룹에 설정할 수 있는 모든 옵션을 살펴보자"), (1, "등록 취소 지연 (deregistration delay)"),
-              (1, "대상을 등록 취소하기 전에 대기하는 시간이다."), (1, "느린 시작 (slow start)"), (1, "라우팅 알고리즘이 있다."),
-              (1, "라운드 로빈"), (1, "최소 미해결 요청"), (1, "흐름 해시 알고리즘"), (1, "가중치 기반 라운드 로빈 알고리즘")]),
+              (2, "대상을 등록 취소하기 전에 대기하는 시간이다."), (1, "느린 시작 (slow start)"), (1, "라우팅 알고리즘이 있다."),
+              (2, "라운드 로빈"), (2, "최소 미해결 요청"), (2, "흐름 해시 알고리즘"), (2, "가중치 기반 라운드 로빈 알고리즘")]),
         (20, [(0, "스티키 설정이 있다.")]),  # a ninth item would not fit
         (21, [(0, "예를 들어 health check 설정을 한다고 가정해보자.")]),  # supposing is no announcement
         (22, [(0, "interval은 health check를 수행하는 빈도이다.")]),
@@ -144,6 +144,31 @@ def test_an_announcing_line_takes_the_items_that_fit_and_the_rest_stand_alone(tm
     assert block_texts(assistant, "Parameter Policies") == [
         (25, [(0, "매개 변수 정책이란 무엇인가?"), (1, "매개 변수에 TTL을 설정할 수 있다."), (1, "여러 정책을 한번에 할당할 수 있다.")]),
         (29, [(0, "SSM의 인벤토리 기능을 살펴보자."), (1, "관리되는 인스턴스로부터 메타데이터를 수집한다.")]),
+    ]
+
+
+TITLED = """# SOA 시험 대비
+## Spot Requests
+요청 유형은 두 가지이다.
+-   일회성 요청
+    -   요청이 충족되면 요청이 사라진다.
+-   영구 요청
+    -   유효 기간 동안 요청이 유지된다.
+
+스팟 인스턴스 할당 전략
+-   capacityOptimized
+    -   용량 가용성이 가장 높은 풀에서 가져온다.
+-   lowestPrice
+    -   최저 가격 풀에서 인스턴스를 제공한다.
+"""
+
+
+def test_a_count_or_a_bare_title_heads_the_list_after_it_with_its_nesting(tmp_path):
+    assert block_texts(notes_assistant(tmp_path, "notes.md", TITLED), "Spot Requests") == [
+        (3, [(0, "요청 유형은 두 가지이다."), (1, "일회성 요청"), (2, "요청이 충족되면 요청이 사라진다."), (1, "영구 요청"),
+             (2, "유효 기간 동안 요청이 유지된다.")]),
+        (9, [(0, "스팟 인스턴스 할당 전략"), (1, "capacityOptimized"), (2, "용량 가용성이 가장 높은 풀에서 가져온다."),
+             (1, "lowestPrice"), (2, "최저 가격 풀에서 인스턴스를 제공한다.")]),
     ]
 
 
