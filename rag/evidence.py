@@ -261,6 +261,9 @@ def compared_sections(query: Query, data: IndexData) -> list[tuple]:
     return named_sections(query, data) if COMPARISON.search(query.text) else []
 
 
+BARE_LINK = re.compile(r"^\S*https?://\S+$")  # a line that is only a link says nothing an answer can quote
+
+
 def candidate_blocks(query: Query, hits: list[Hit], data: IndexData, model_id: str, idf: dict[str, float],
                      params: ComposeParams = ComposeParams(), compared: list[tuple] = ()) -> list[Candidate]:
     """Every block of the top hits' sections and of the `compared` ones, with its measured signals."""
@@ -271,7 +274,7 @@ def candidate_blocks(query: Query, hits: list[Hit], data: IndexData, model_id: s
     for rank, key in enumerate(dict.fromkeys([*candidate_sections(hits, params.candidate_hits), *compared])):
         heading = heading_tokens(section_title(key[1])) if len(key[1]) > 1 else frozenset()
         named = len(query_tokens & heading) / len(heading) if heading else 0.0
-        blocks = [b for b in section_blocks(data, key) if b.units]
+        blocks = [b for b in section_blocks(data, key) if b.units and not BARE_LINK.match(b.text.strip())]
         ids = [i for b in blocks for i in b.units]
         similarity = dict(zip(ids, data.unit_rows(model_id, ids) @ query_vector))
         dense = [max(float(similarity[i]) for i in b.units) for b in blocks]

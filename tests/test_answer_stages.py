@@ -15,7 +15,7 @@ from rag.blocks import blocks_of
 from rag.compose import CitationList, render_block
 from rag.conversation import turn_of
 from rag.engine import Assistant
-from rag.evidence import (ScoredUnit, compared_sections, named_first, names_identifier, out_of_scope, says_something,
+from rag.evidence import (ScoredUnit, candidate_blocks, compared_sections, named_first, names_identifier, out_of_scope, says_something,
                           select_blocks)
 from rag.exam import choose, clause_overlap, confidence_of, ranked_cover, sentence_terms, telling_tokens
 from rag.params import ComposeParams, ExamParams, ParamsError, VerifyParams, params_from_tables
@@ -170,6 +170,21 @@ def test_a_count_or_a_bare_title_heads_the_list_after_it_with_its_nesting(tmp_pa
         (9, [(0, "스팟 인스턴스 할당 전략"), (1, "capacityOptimized"), (2, "용량 가용성이 가장 높은 풀에서 가져온다."),
              (1, "lowestPrice"), (2, "최저 가격 풀에서 인스턴스를 제공한다.")]),
     ]
+
+
+def test_a_line_that_is_only_a_link_is_no_candidate(tmp_path):
+    notes = """# SOA 시험 대비
+## Spot Requests
+스팟 요청에는 원하는 인스턴스 수와 최대 가격을 지정한다.
+https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-requests.html
+스팟 요청을 취소해도 실행 중인 인스턴스는 종료되지 않는다.
+"""
+    assistant = notes_assistant(tmp_path, "notes.md", notes)
+    query = assistant.query("스팟 요청 spot-requests 문서")
+    hits = assistant.retriever().search(query, 5)
+    data = assistant.state.data
+    texts = [c.block.text for c in candidate_blocks(query, hits, data, "hash", assistant.state.lexical.bm25.idf)]
+    assert texts and not any("https://" in text for text in texts)
 
 
 def test_a_block_is_quoted_with_its_nesting_and_one_citation(nested):
