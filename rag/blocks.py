@@ -146,6 +146,11 @@ def heads_a_list(text: str) -> bool:
     return bool(LEAD_IN.search(text) or ANNOUNCE.search(text) or COUNTED.search(text) or TITLE.match(text))
 
 
+def bare_name(text: str) -> bool:
+    """A bare name or label ("capacityOptimized", "**diversified**:"), not a sentence."""
+    return bool(TITLE.match(text) or LABEL.search(text))
+
+
 def _bullet_end(group: list[tuple], i: int) -> int:
     """Where the bullet at `i` and its indented children end."""
     j = i + 1
@@ -157,13 +162,16 @@ def _bullet_end(group: list[tuple], i: int) -> int:
 def _items_end(group: list[tuple], i: int, indent: int, stop_at_label: bool) -> int:
     """Where the items a label or an announcing bullet heads end: the bullets after it at its own depth, each
     with its children, up to the next label (for a label) and only while they fit in `MAX_CHILDREN` lines."""
-    j = i + 1
+    j, described = i + 1, True
     while j < len(group) and group[j][3] and group[j][2] == indent:
         if (stop_at_label and LABEL.search(group[j][1])) or ANNOUNCE.search(group[j][1]):
             break
         end = _bullet_end(group, j)
         if end - i - 1 > MAX_CHILDREN:
             break
+        if end == len(group) and end - j == 1 and described and j > i + 1 and bare_name(group[j][1]):
+            break  # a bare name last, without the description every item before it has: the chunk ends before it
+        described = described and end - j > 1
         j = end
     return j
 

@@ -168,6 +168,8 @@ def context_for(message: str, history: Sequence[Turn], vocabulary: frozenset[str
         kept = [w for w in kept if normal(w) not in subject]
         if not content_words(" ".join(kept)):
             return None
+        while kept[-1].lower() in FUNCTION:  # "How many instances per AZ can a [spread placement group] have"
+            kept.pop()
     else:  # the same subject: the previous question and the heading its answer came from
         kept += words(last.topic)
     return " ".join(_dedupe(kept)) or None

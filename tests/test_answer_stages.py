@@ -187,6 +187,15 @@ https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-requests.html
     assert texts and not any("https://" in text for text in texts)
 
 
+def test_a_bare_name_left_last_without_the_description_every_item_before_it_has_stands_alone(tmp_path):
+    notes = TITLED.replace("-   lowestPrice\n    -   최저 가격 풀에서 인스턴스를 제공한다.\n", "-   lowestPrice\n")
+    blocks = block_texts(notes_assistant(tmp_path, "notes.md", notes), "Spot Requests")
+    assert blocks[1:] == [
+        (9, [(0, "스팟 인스턴스 할당 전략"), (1, "capacityOptimized"), (2, "용량 가용성이 가장 높은 풀에서 가져온다.")]),
+        (12, [(0, "lowestPrice")]),  # the chunk (here the paragraph) ends before its description
+    ]
+
+
 def test_a_block_is_quoted_with_its_nesting_and_one_citation(nested):
     data = nested.state.data
     chunk = next(c for c in data.chunks if c.heading_path[-1] == "InstanceTerminatesImmediately")
