@@ -11,7 +11,9 @@
 
 `has_content` is the floor under answering: a question whose lexical
 tokens hold no word (".", "!!!", "1", "a", "ㅋㅋㅋ") has nothing to look up,
-so the assistant abstains instead of quoting whatever is nearest.
+so the assistant abstains instead of quoting whatever is nearest. Markup is
+no question either: pasted tags with a word or two between them
+("<script>alert(1)</script>") hold nothing to look up.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import unicodedata
 from rag.lexical import HANGUL, tokenize
 
 INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u061c\ufeff]")
+TAG = re.compile(r"</?[A-Za-z][^<>]*>")  # an HTML or XML tag
 ODD_SPACE = re.compile("[\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 
 
@@ -35,5 +38,7 @@ def is_word(token: str) -> bool:
 
 
 def has_content(question: str) -> bool:
-    """Whether the question holds at least one word to look up (laughter jamo, digits and punctuation do not count)."""
-    return any(is_word(token) for token in tokenize(question))
+    """Whether the question holds at least one word to look up (laughter jamo, digits and punctuation do not count),
+    and at least two besides its tags when it holds markup."""
+    text = TAG.sub(" ", question)
+    return sum(is_word(token) for token in tokenize(text)) >= (2 if text != question else 1)

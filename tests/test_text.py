@@ -65,7 +65,13 @@ def test_contentless_questions_have_no_content(question):
 
 
 @pytest.mark.fast
-@pytest.mark.parametrize("question", ["EC2", "배치", "NLB?", "m5.large", "AZ 7개", "spread"])
+@pytest.mark.parametrize("question", ["<script>alert(1)</script>", "<div><b>hi</b></div>", "<br/>"])
+def test_markup_with_a_word_or_two_has_no_content(question):
+    assert not has_content(question)
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("question", ["EC2", "배치", "NLB?", "m5.large", "AZ 7개", "spread", "<b>EC2 Hibernate</b>란?"])
 def test_short_real_questions_have_content(question):
     assert has_content(question)
 
