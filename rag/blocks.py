@@ -17,10 +17,12 @@ from a chunk's raw lines:
     -   등록 취소 지연 (deregistration delay)   │ what follows ("…살펴보자",
     -   느린 시작 (slow start)                 ┘ "…란 무엇인가?") and its items
 
-A blank line ends a list, and a lone line ending in a colon takes the list
-after the blank line that follows it. An announcing line takes the items after
-it only while they fit in `MAX_CHILDREN` lines; the rest stand alone. Only lines that hold quotable units (see
-`rag.notes.units_of`) take part, so code fences and tables stay out.
+A count ("요청 유형은 두 가지이다.") or a bare title ("스팟 인스턴스 할당 전략")
+heads its list the same way, and children keep their nesting. A blank line ends
+a list, and a lone line ending in a colon takes the list after the blank line
+that follows it. A line that heads items takes them only while they fit in
+`MAX_CHILDREN` lines; the rest stand alone. Only lines that hold quotable units
+(see `rag.notes.units_of`) take part, so code fences and tables stay out.
 """
 from __future__ import annotations
 
@@ -32,10 +34,13 @@ from rag.types import Chunk
 
 BULLET = re.compile(r"^(\s*)(?:[-*+]|(\d+)\.)\s+")
 LEAD_IN = re.compile(r"(:|：|다음과 같다\.?|아래와 같다\.?|같다\.?|은|는|following:?)\s*$")
-LABEL = re.compile(r"[:：]\s*$")  # "**lowestPrice**:" heads the lines after it at its own depth
-TITLE = re.compile(r"^[^.!?:：]{2,30}(?<![다요음함됨임])$")  # "스팟 인스턴스 할당 전략": a title, no sentence, over its list
-COUNTED = re.compile(r"(두|세|네|다섯|몇|\d+)\s*가지(이다|가 있다)?\.?\s*$")  # "요청 유형은 두 가지이다." over the two
-ANNOUNCE = re.compile(r"(살펴|알아|확인해)(보자|봅시다)\.?\s*$|\?\s*$")  # "…을 살펴보자", "…이란 무엇인가?" heads what follows
+# Lines that head the list after them: a label ("**lowestPrice**:"), a bare title with no sentence ending
+# ("스팟 인스턴스 할당 전략"), a count ("요청 유형은 두 가지이다.") and an announcement ("…을 살펴보자",
+# "…이란 무엇인가?"; "…가정해보자", suppose, is none).
+LABEL = re.compile(r"[:：]\s*$")
+TITLE = re.compile(r"^[^.!?:：]{2,30}(?<![다요음함됨임])$")
+COUNTED = re.compile(r"(두|세|네|다섯|몇|\d+)\s*가지(이다|가 있다)?\.?\s*$")
+ANNOUNCE = re.compile(r"(살펴|알아|확인해)(보자|봅시다)\.?\s*$|\?\s*$")
 MAX_CHILDREN = 8  # a longer list is cut after this many items; the answer never dumps a whole section
 
 
@@ -160,8 +165,8 @@ def _bullet_end(group: list[tuple], i: int) -> int:
 
 
 def _items_end(group: list[tuple], i: int, indent: int, stop_at_label: bool) -> int:
-    """Where the items a label or an announcing bullet heads end: the bullets after it at its own depth, each
-    with its children, up to the next label (for a label) and only while they fit in `MAX_CHILDREN` lines."""
+    """Where the items that the line at `i` heads end: the bullets at depth `indent` after it, each with its
+    children, up to the next label (for a label) or announcement, and only while they fit in `MAX_CHILDREN` lines."""
     j, described = i + 1, True
     while j < len(group) and group[j][3] and group[j][2] == indent:
         if (stop_at_label and LABEL.search(group[j][1])) or ANNOUNCE.search(group[j][1]):
