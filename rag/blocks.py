@@ -181,6 +181,17 @@ def _items_end(group: list[tuple], i: int, indent: int, stop_at_label: bool) -> 
     return j
 
 
+def first_item(data: IndexData, chunk: Chunk, line_number: int) -> int | None:
+    """The line after note line `line_number` in its block when that line is a bare label ("**lowestPrice**:")
+    and the next line is listed under it or beside it (its description), else None."""
+    for block in blocks_of(chunk, data):
+        for k, line in enumerate(block.lines[:-1]):
+            if line.number == line_number:
+                after = block.lines[k + 1]
+                return after.number if bare_name(line.text) and after.depth >= line.depth else None
+    return None
+
+
 def section_blocks(data: IndexData, section_key: tuple) -> list[Block]:
     """Every block of a section, chunk by chunk."""
     return [b for chunk in data.chunks_by_section.get(section_key, []) for b in blocks_of(chunk, data)]

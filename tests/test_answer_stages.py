@@ -196,6 +196,20 @@ def test_a_bare_name_left_last_without_the_description_every_item_before_it_has_
     ]
 
 
+def test_a_bare_label_gives_way_to_the_line_listed_under_it_or_beside_it(tmp_path):
+    from rag.blocks import first_item
+
+    assistant = notes_assistant(tmp_path, "notes.md", LABELLED)
+    data = assistant.state.data
+    chunk = next(c for c in data.chunks if c.heading_path[-1] == "Spot Fleet")
+    assert first_item(data, chunk, 6) == 7  # "**lowestPrice**:" -> "최저 가격 풀에서 제공한다."
+    assert first_item(data, chunk, 7) is None  # a sentence is its own reason
+    (tmp_path / "t").mkdir()
+    titled = notes_assistant(tmp_path / "t", "notes.md", TITLED).state.data
+    requests = next(c for c in titled.chunks if c.heading_path[-1] == "Spot Requests")
+    assert first_item(titled, requests, 4) == 5  # "일회성 요청" -> the line listed under it
+
+
 def test_a_block_is_quoted_with_its_nesting_and_one_citation(nested):
     data = nested.state.data
     chunk = next(c for c in data.chunks if c.heading_path[-1] == "InstanceTerminatesImmediately")
