@@ -199,14 +199,14 @@ def deciding_units(stem: str, units: list[ScoredUnit], data, distinct: dict[str,
 
     def is_prose(text: str) -> bool:  # a sentence of the notes, not a bare label such as "Dedicated Hosts (전용 호스트)"
         return len(HANGUL.findall(text)) >= min_chars // 2
-    headings = {h: heading_tokens(h) for h in {section_title(u.chunk.heading_path) for u in informative}}
+    headings = [heading_tokens(section_title(u.chunk.heading_path)) for u in informative]
     sentence_tokens = [set(data.unit_tokens[u.index]) for u in informative]
 
     def best(own: set[str]) -> ScoredUnit | None:
-        fits = [(is_prose(u.text), len(own & headings[section_title(u.chunk.heading_path)]) * 3 + len(own & tokens) * 2
+        fits = [(is_prose(u.text), len(own & heading) * 3 + len(own & tokens) * 2
                  + len(question_tokens & tokens) * 0.5 + u.score, k)
-                for k, (u, tokens) in enumerate(zip(informative, sentence_tokens))
-                if own & (tokens | headings[section_title(u.chunk.heading_path)])]
+                for k, (u, tokens, heading) in enumerate(zip(informative, sentence_tokens, headings))
+                if own & (tokens | heading)]
         if any(prose for prose, _, _ in fits):
             return informative[max(fits)[2]]
         return anywhere(own) or (informative[max(fits)[2]] if fits else None)

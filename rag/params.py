@@ -142,6 +142,7 @@ class VerifyParams:
                                             "term weighing the same). Below either, a sentence the notes neither support "
                                             "nor contradict is 'not covered'")
 
+
 @dataclass(frozen=True)
 class AnswerParams:
     """All answer-stage parameters together, as `rag.toml` tables."""
