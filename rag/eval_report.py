@@ -135,7 +135,8 @@ EXAM_COLUMNS = [("accuracy", "mcq_accuracy"), ("chance", "mcq_chance"), ("balanc
 VERIFY_COLUMNS = [("accuracy (covered)", "verify_accuracy"), ("majority baseline", "verify_majority"),
                   ("balanced accuracy", "verify_balanced_accuracy"), ("accuracy, not 불확실", "verify_accuracy_confident"),
                   ("share not 불확실", "verify_confident_share"), ("strike hit (strict)", "strike_hit_rate"),
-                  ("strike hit (old loose rule)", "strike_hit_rate_loose"), ("not-covered handling", "not_covered_handling")]
+                  ("strike hit (old loose rule)", "strike_hit_rate_loose"), ("not-covered handling", "not_covered_handling"),
+                  ("undecided, gold line quoted", "undecided_evidence_shown")]
 ABSTAIN_COLUMNS = [("abstention on out-of-scope", "abstention_recall"), ("false abstention", "false_abstention")]
 WRITER_COLUMNS = [("lines dropped by the grounding check", "writer_drop_rate"),
                   ("answers that fell back to extractive", "writer_fallback_rate")]

@@ -47,7 +47,7 @@ REQUIRED = {
 PROPORTIONS = ("citation_validity", "format_compliance", "evidence_in_answer", "abstention_recall",
                "false_abstention", "mcq_accuracy", "mcq_confident_share", "mcq_accuracy_confident",
                "verify_accuracy", "verify_confident_share", "verify_accuracy_confident", "not_covered_handling",
-               "strike_hit_rate", "strike_hit_rate_loose", "writer_fallback_rate")
+               "strike_hit_rate", "strike_hit_rate_loose", "undecided_evidence_shown", "writer_fallback_rate")
 MEANS = ("citation_precision", "key_term_coverage")
 
 
@@ -368,6 +368,8 @@ def score_item(item: GoldItem, answer: dict | None) -> ItemScore:
         s["writer_lines_dropped"] = written["lines_dropped"]
     if item.kind == "verify" and not item.covered:
         s["not_covered_handling"] = float(answer.get("is_correct") is not True) if ok else fail
+    if item.kind == "verify" and item.covered and ok and answer.get("is_correct") is None and record.get("evidence_ko"):
+        s["undecided_evidence_shown"] = float(M.evidence_in_answer(md, record["evidence_ko"], item.text))
     if item.kind == "verify" and item.covered and record["is_correct"] is False and record.get("wrong_span"):
         s["strike_hit_rate"] = float(M.strike_hits(md, record["wrong_span"])) if ok else fail
         s["strike_hit_rate_loose"] = float(M.strike_hits_loose(md, record["wrong_span"])) if ok else fail

@@ -86,9 +86,10 @@ class Verdict:
     correction: str | None
     citations: tuple[int, ...] = ()
     evidence: str | None = None  # the note sentence that supports or contradicts it; None when not covered
+    nearest: tuple[str, ...] = ()  # when not covered: the closest note sentences, which neither support nor contradict it
 
     def to_json(self) -> dict:
-        return {**asdict(self), "citations": list(self.citations)}
+        return {**asdict(self), "citations": list(self.citations), "nearest": list(self.nearest)}
 
 
 @dataclass(frozen=True)

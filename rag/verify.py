@@ -54,6 +54,17 @@ class Examination:
     supports: "list[Support]"  # the candidate supporting sentences (`candidate_supports`)
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """One sentence of the statement, judged against its best evidence line."""
+
+    sentence: str
+    verdict: str  # supported | contradicted | not_covered
+    span: str | None
+    evidence: ScoredUnit | None
+    nearest: tuple[ScoredUnit, ...] = ()  # not covered, though the notes hold these close sentences
+
+
 def examine(query, hits, context: AnswerContext) -> Examination:
     """Coverage, errata, contradictions, then the best supporting sentence for one sentence."""
     sentence, data, params = query.text, context.data, context.params.verify
@@ -94,15 +105,20 @@ def supported(support: "Support", params: VerifyParams) -> bool:
                  or support.margin >= params.support_margin))
 
 
-def judge(query, hits, context: AnswerContext) -> tuple[str, str | None, list[ScoredUnit]]:
-    """(verdict, wrong span, evidence) for one sentence, given its query and hits."""
+def judge(query, hits, context: AnswerContext) -> Judgement:
+    """The verdict on one sentence (`query.text`), given its query and hits. A sentence the notes hold something
+    close to, but do not say, gets the nearest note sentences: the pool's best, and the one carrying most of
+    its key terms."""
+    sentence = query.text
     found = examine(query, hits, context)
     if found.verdict is not None:
-        return found.verdict, found.span, found.units
+        return Judgement(sentence, found.verdict, found.span if found.verdict == "contradicted" else None,
+                         found.units[0] if found.units else None)
     support = best_support(found.supports, context.params.verify)
     if supported(support, context.params.verify):
-        return "supported", None, [support.unit]
-    return "not_covered", None, found.units[:1]
+        return Judgement(sentence, "supported", None, support.unit)
+    nearest = tuple({u.index: u for u in (found.units[0], support.unit)}.values())
+    return Judgement(sentence, "not_covered", None, found.units[0], nearest)
 
 
 @dataclass(frozen=True)
@@ -184,16 +200,6 @@ def strike(sentence: str, span: str | None) -> str:
     return f"{quote_user(head)}~~{quote_user(span)}~~{quote_user(tail)}"
 
 
-@dataclass(frozen=True)
-class Judgement:
-    """One sentence of the statement, judged against its best evidence line."""
-
-    sentence: str
-    verdict: str  # supported | contradicted | not_covered
-    span: str | None
-    evidence: ScoredUnit | None
-
-
 def select_verify(request: Request, context: AnswerContext) -> list[Judgement]:
     """Judge each sentence of the statement on its own retrieval.
 
@@ -207,9 +213,7 @@ def select_verify(request: Request, context: AnswerContext) -> list[Judgement]:
         else:
             query = context.query.narrowed(sentence)
             hits = context.search(query)
-        verdict, span, evidence = judge(query, hits, context)
-        judgements.append(Judgement(sentence, verdict, span if verdict == "contradicted" else None,
-                                    evidence[0] if evidence else None))
+        judgements.append(judge(query, hits, context))
     return judgements
 
 
@@ -236,12 +240,14 @@ def render_verify(judgements: list[Judgement], context: AnswerContext) -> ModeRe
             body = [f"- {quote_user(sentence)} [{n}]", f"  - 노트와 일치합니다: {render_line(unit, citations, errata)[2:]}"]
             correction = None
         else:
-            nearest = f" [{n}]" if n else ""
-            body = [f"- {quote_user(sentence)} — 노트로 확인할 수 없음: 노트가 이 내용을 뒷받침하지도, 반박하지도 않습니다.{nearest}"]
+            cite = f" [{n}]" if n else ""
+            body = [f"- {quote_user(sentence)} — 노트로 확인할 수 없음: 노트가 이 내용을 뒷받침하지도, 반박하지도 않습니다.{cite}",
+                    *(f"  - 노트에서 가장 가까운 문장: {render_line(near, citations, errata)[2:]}" for near in judged.nearest)]
             correction = None
         blocks += [f"**{title}**", *body, ""]
         verdicts.append(Verdict(sentence, verdict, span, correction, (n,) if n else (),
-                                unit.text if unit and verdict != "not_covered" else None))
+                                unit.text if unit and verdict != "not_covered" else None,
+                                tuple(near.text for near in judged.nearest)))
     wrong = [v for v in verdicts if v.verdict == "contradicted"]
     uncovered = [v for v in verdicts if v.verdict == "not_covered"]
     first = verdicts[0].citations[0] if verdicts and verdicts[0].citations else None

@@ -130,6 +130,14 @@ def test_an_errored_item_fails_every_metric_it_enters():
     assert mcq.scores["mcq_accuracy"] == 0.0 and mcq.scores["mcq_confident_share"] == 0.0
 
 
+def test_an_undecided_statement_counts_whether_its_answer_quotes_the_gold_line():
+    undecided = qa("- A spread placement group allows 10 instances per AZ. — 노트로 확인할 수 없음 [1]", mode="verify")
+    assert score_item(item(GOLD[3], "verify"), undecided).scores["undecided_evidence_shown"] == 1.0  # in its TL;DR
+    bare = {**undecided, "answer_markdown": undecided["answer_markdown"].replace(SPREAD_LINE, "노트로 확인할 수 없음")}
+    assert score_item(item(GOLD[3], "verify"), bare).scores["undecided_evidence_shown"] == 0.0
+    assert "undecided_evidence_shown" not in score_item(item(GOLD[3], "verify"), ANSWERS["v1"]).scores  # decided
+
+
 def test_mcq_items_stay_out_of_false_abstention():
     # the old harness counted every MCQ as "not abstained", which diluted false abstention
     scores = score_item(item(GOLD[2], "mcq"), ANSWERS["m1"]).scores

@@ -52,3 +52,18 @@ def test_verify_flags_an_erratum_sentence(e5_assistant):
 def test_verify_handles_several_sentences(e5_assistant):
     answer = e5_assistant.ask("NLB는 L4 로드 밸런서이다. 분산 배치 그룹은 AZ 당 10개의 인스턴스로 제한된다.", mode="verify")
     assert [v.verdict for v in answer.verdicts] == ["supported", "contradicted"]
+
+
+def test_verify_not_covered_quotes_the_nearest_note_sentence(e5_assistant):
+    answer = e5_assistant.ask("EIP는 다른 리전으로 옮겨서 계속 사용할 수 있다.", mode="verify")
+    verdict = answer.verdicts[0]
+    assert (verdict.verdict, verdict.evidence, answer.is_correct) == ("not_covered", None, None)
+    assert verdict.nearest == ("기본적으로 AWS 리전 당 최대 다섯 개의 EIP를 보유할 수 있다.",)
+    assert "  - 노트에서 가장 가까운 문장: 기본적으로 AWS 리전 당 최대 다섯 개의 EIP를 보유할 수 있다. [1]" in answer.answer_markdown
+    assert answer.to_json()["verdicts"][0]["nearest"] == list(verdict.nearest)
+
+
+def test_verify_quotes_nothing_when_the_notes_hold_nothing_close(e5_assistant):
+    answer = e5_assistant.ask("Terraform state files are stored in a DynamoDB table.", mode="verify")
+    assert [(v.verdict, v.nearest) for v in answer.verdicts] == [("not_covered", ())]
+    assert "가장 가까운 문장" not in answer.answer_markdown
