@@ -285,7 +285,9 @@ def write_report(metrics: dict, scored: list, out_dir: Path) -> tuple[str, list[
         "### Exam\n\n" + table(_kind_rows(answers, "mcq"), EXAM_COLUMNS),
         "### Verify\n\nAccuracy, balanced accuracy and strike figures are on covered statements; "
         "not-covered handling is the share of not-covered statements not confirmed as correct. "
-        "The loose strike figure is the old rule, shown for this run only.\n\n"
+        "The loose strike figure is the old rule, shown for this run only. \"Undecided, gold line quoted\": of the "
+        "covered statements left undecided, the share whose answer quotes the statement's gold note line (verify "
+        "quotes the nearest note sentences under a sentence it cannot decide).\n\n"
         + table(_kind_rows(answers, "verify"), VERIFY_COLUMNS),
         "### Risk–coverage\n\n" + "\n".join(f"- {confidence_note(scored, k)}" for k in ("mcq", "verify"))
         + "\n\n![Risk–coverage, exam](risk_coverage_exam.png) ![Risk–coverage, verify](risk_coverage_verify.png)",
