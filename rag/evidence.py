@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from rag.blocks import ANNOUNCE, Block, section_blocks
+from rag.blocks import ANNOUNCE, Block, first_item, section_blocks
 from rag.errata import Erratum, matching
 from rag.index import IndexData
 from rag.language import HANGUL
@@ -45,6 +45,13 @@ class ScoredUnit:
     chunk: Chunk
     line: int
     text: str
+
+
+def described(unit: ScoredUnit, data: IndexData) -> ScoredUnit:
+    """A bare label ("**lowestPrice**:") gives way to the line listed under it, which says what it is."""
+    line = first_item(data, unit.chunk, unit.line)
+    index = next((i for i in data.units_by_chunk.get(unit.chunk.chunk_id, []) if data.units[i].line == line), None)
+    return unit if index is None else ScoredUnit(index, unit.score, unit.chunk, line, data.units[index].text)
 
 
 def idf_mass(query_tokens: list[str], idf: dict[str, float]) -> dict[str, float]:

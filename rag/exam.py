@@ -38,9 +38,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from rag.blocks import first_item
 from rag.compose import CitationList, render_line
-from rag.evidence import (ScoredUnit, candidate_blocks, compared_sections, evidence_pool, rank_answers,
+from rag.evidence import (ScoredUnit, candidate_blocks, compared_sections, described, evidence_pool, rank_answers,
                           score_units)
 from rag.language import HANGUL
 from rag.lexical import expand_query, expanded_terms, heading_tokens, tokenize
@@ -227,14 +226,8 @@ def deciding_units(stem: str, units: list[ScoredUnit], data, distinct: dict[str,
         unit = data.units[index]
         return ScoredUnit(index, score, data.chunk_by_id[unit.chunk_id], unit.line, unit.text)
 
-    def described(unit: ScoredUnit) -> ScoredUnit:
-        """A bare label ("**lowestPrice**:") gives way to the line listed under it, which says what it is."""
-        line = first_item(data, unit.chunk, unit.line)
-        index = next((i for i in data.units_by_chunk.get(unit.chunk.chunk_id, []) if data.units[i].line == line), None)
-        return unit if index is None else ScoredUnit(index, unit.score, unit.chunk, line, data.units[index].text)
-
     out = {key: best(own) for key, own in distinct.items() if own}
-    return {key: described(unit) for key, unit in out.items() if unit is not None}
+    return {key: described(unit, data) for key, unit in out.items() if unit is not None}
 
 
 @dataclass(frozen=True)

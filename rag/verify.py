@@ -30,7 +30,8 @@ from rag.compose import CitationList, render_line
 from rag.contradiction import (digits, find_contradiction, find_contrast, find_misplaced_member, find_outranked,
                                find_wider_scope, names_sibling)
 from rag.errata import matching
-from rag.evidence import ScoredUnit, evidence_pool, names_identifier, out_of_scope, score_units, unknown_terms
+from rag.evidence import (ScoredUnit, described, evidence_pool, names_identifier, out_of_scope, score_units,
+                          unknown_terms)
 from rag.language import negation
 from rag.lexical import expanded_terms, lucene_idf, tokenize
 from rag.params import VerifyParams
@@ -117,8 +118,8 @@ def judge(query, hits, context: AnswerContext) -> Judgement:
     support = best_support(found.supports, context.params.verify)
     if supported(support, context.params.verify):
         return Judgement(sentence, "supported", None, support.unit)
-    nearest = tuple({u.index: u for u in (found.units[0], support.unit)}.values())
-    return Judgement(sentence, "not_covered", None, found.units[0], nearest)
+    closest = (described(found.units[0], context.data), described(support.unit, context.data))  # labels say little
+    return Judgement(sentence, "not_covered", None, found.units[0], tuple({u.index: u for u in closest}.values()))
 
 
 @dataclass(frozen=True)
