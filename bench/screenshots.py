@@ -88,7 +88,8 @@ def desktop(browser, url: str, out: Path) -> dict[str, list[float]]:
     top_of_last_answer(page)
     shoot(page, out, "exam")
     page.locator("#rag-mode").get_by_text("검증", exact=True).click()
-    ask(page, "A spread placement group is limited to 10 instances per AZ. Amazon Aurora keeps six copies of data.")
+    ask(page, "A spread placement group is limited to 10 instances per AZ. The deregistration delay defaults to 300 seconds. "
+             "Amazon Aurora keeps six copies of data.")
     top_of_last_answer(page)
     shoot(page, out, "verify")
     page.reload()
