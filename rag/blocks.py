@@ -41,6 +41,7 @@ LABEL = re.compile(r"[:：]\s*$")
 TITLE = re.compile(r"^[^.!?:：]{2,30}(?<![다요음함됨임])$")
 COUNTED = re.compile(r"(두|세|네|다섯|몇|\d+)\s*가지(이다|가 있다)?\.?\s*$")
 ANNOUNCE = re.compile(r"(살펴|알아|확인해)(보자|봅시다)\.?\s*$|\?\s*$")
+SENTENCE_END = re.compile(r"[.!?]\s*$|[다요음함됨임]\s*$")
 MAX_CHILDREN = 8  # a longer list is cut after this many items; the answer never dumps a whole section
 
 
@@ -183,12 +184,15 @@ def _items_end(group: list[tuple], i: int, indent: int, stop_at_label: bool) -> 
 
 def first_item(data: IndexData, chunk: Chunk, line_number: int) -> int | None:
     """The line after note line `line_number` in its block when that line is a bare label ("**lowestPrice**:")
-    and the next line is listed under it or beside it (its description), else None."""
+    and the next line is listed under it or beside it (its description), or when it is no sentence and the next
+    line is listed under it ("등록 취소 지연 (deregistration delay)", too long for a bare title); else None."""
     for block in blocks_of(chunk, data):
         for k, line in enumerate(block.lines[:-1]):
             if line.number == line_number:
                 after = block.lines[k + 1]
-                return after.number if bare_name(line.text) and after.depth >= line.depth else None
+                labels = (bare_name(line.text) and after.depth >= line.depth
+                          or not SENTENCE_END.search(line.text) and after.depth > line.depth)
+                return after.number if labels else None
     return None
 
 

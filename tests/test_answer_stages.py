@@ -208,6 +208,12 @@ def test_a_bare_label_gives_way_to_the_line_listed_under_it_or_beside_it(tmp_pat
     titled = notes_assistant(tmp_path / "t", "notes.md", TITLED).state.data
     requests = next(c for c in titled.chunks if c.heading_path[-1] == "Spot Requests")
     assert first_item(titled, requests, 4) == 5  # "일회성 요청" -> the line listed under it
+    (tmp_path / "long").mkdir()
+    long_names = TITLED.replace("일회성 요청", "일회성 요청 (one-time request, 한 번만 충족되는 요청)")
+    data = notes_assistant(tmp_path / "long", "notes.md", long_names).state.data
+    requests = next(c for c in data.chunks if c.heading_path[-1] == "Spot Requests")
+    assert first_item(data, requests, 4) == 5  # no sentence, too long for a bare title, and a line listed under it
+    assert first_item(data, requests, 3) is None  # "요청 유형은 두 가지이다." is a sentence
 
 
 def test_a_block_is_quoted_with_its_nesting_and_one_citation(nested):
