@@ -54,11 +54,13 @@ def gold_units(assistant: Assistant, notes: NotesMap, evidence: str) -> list[int
 
 
 def read(split: str, kind: str) -> list[dict]:
+    """The gold records of one file, e.g. `dev_verify.jsonl`."""
     path = REPO / "eval" / "gold" / f"{split}_{kind}.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def verify_study(assistant: Assistant, notes: NotesMap, split: str) -> dict:
+    """True vs false covered statements, each against the sentence of its gold line that e5 finds closest."""
     state = assistant.state
     data, use = state.data, assistant.embedders["use"]
     weight = term_weight(state.lexical.bm25.idf, len(data.chunks))
@@ -92,6 +94,7 @@ def verify_study(assistant: Assistant, notes: NotesMap, split: str) -> dict:
 
 
 def exam_study(assistant: Assistant, split: str) -> dict:
+    """How often the option closest to the gold line (or carried most by it) is the right one."""
     e5, use, idf = assistant.embedders["e5"], assistant.embedders["use"], assistant.state.lexical.bm25.idf
     right = {"e5": 0, "use": 0, "terms": 0}
     items = [r for r in read(split, "mcq") if r.get("evidence_ko")]
@@ -116,6 +119,7 @@ def exam_study(assistant: Assistant, split: str) -> dict:
 
 
 def abstention_study(assistant: Assistant, split: str) -> dict:
+    """Question mode's coverage signals for covered open questions against near-misses, asked alone."""
     state, settings = assistant.state, assistant.settings
     signals: dict[str, list[tuple[float, float]]] = {"covered": [], "near_miss": []}
     questions = [("covered", r["question"]) for kind in ("open_en", "open_ko") for r in read(split, kind)]
