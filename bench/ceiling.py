@@ -32,6 +32,7 @@ from rag.engine import Assistant  # noqa: E402
 from rag.evaluate import NotesMap  # noqa: E402
 from rag.evidence import ScoredUnit, gather_evidence  # noqa: E402
 from rag.lexical import expanded_terms, tokenize  # noqa: E402
+from rag.metrics import balanced_accuracy  # noqa: E402
 from rag.ranker import fit_logistic  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 from rag.verify import support_of, term_weight  # noqa: E402
@@ -84,8 +85,7 @@ def verify_study(assistant: Assistant, notes: NotesMap, split: str) -> dict:
         test = np.arange(len(y)) % FOLDS == fold
         scorer = fit_logistic(names, x[~test], y[~test])
         held_out[test] = scorer.probabilities(x[test])
-    predicted = held_out >= 0.5
-    balanced = (predicted[y == 1].mean() + (~predicted[y == 0]).mean()) / 2
+    balanced = balanced_accuracy([(bool(gold), (p >= 0.5) == bool(gold)) for gold, p in zip(y, held_out)])
     return {"true": int(y.sum()), "false": int((1 - y).sum()),
             "auc": {n: round(auc(x[y == 1, j], x[y == 0, j]), 3) for j, n in enumerate(names)},
             "cv_logistic_auc": round(auc(held_out[y == 1], held_out[y == 0]), 3),
